@@ -1,0 +1,240 @@
+"""Plugin manager: finds plugins through entry points and keeps what each registered.
+
+Plugins are found in the entry-point group ``nas_harness`` (the built-in ones
+too). Two environment variables select them, each a comma-separated list of
+entry-point names:
+
+* ``NAS_HARNESS_PLUGINS``: allow-list; when set, only these are loaded.
+* ``NAS_HARNESS_BLOCK_PLUGINS``: block-list; these are never loaded.
+
+A plugin that fails to import or whose hook raises is reported (name and
+error) in :attr:`Registry.failures` and skipped; the rest load normally. Two
+plugins registering the same name is an error naming both: the later one is
+recorded as failed for that name, and resolving the name raises.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any
+
+import pluggy
+
+from harness import hookspecs
+from harness.api import HarnessError
+
+ENTRY_POINT_GROUP = "nas_harness"
+ALLOW_ENV = "NAS_HARNESS_PLUGINS"
+BLOCK_ENV = "NAS_HARNESS_BLOCK_PLUGINS"
+
+#: kind -> the hook that registers things of that kind
+KINDS: dict[str, str] = {
+    "search_space": "nas_harness_register_search_spaces",
+    "benchmark": "nas_harness_register_benchmarks",
+    "proxy": "nas_harness_register_proxies",
+    "supernet": "nas_harness_register_supernets",
+    "searcher": "nas_harness_register_searchers",
+}
+ESTIMATOR_KINDS = ("proxy", "supernet")
+
+
+class PluginError(HarnessError):
+    """A plugin problem: unknown name, duplicate name, failed plugin."""
+
+
+@dataclass(frozen=True)
+class Registration:
+    kind: str
+    name: str
+    factory: Callable[..., Any]
+    plugin: str
+
+
+@dataclass
+class PluginInfo:
+    name: str
+    version: str = ""
+    source: str = ""  # "entry point <value>" or "in-process"
+    registered: list[tuple[str, str]] = field(default_factory=list)  # (kind, name)
+    error: str | None = None
+
+
+def _env_list(var: str) -> set[str] | None:
+    raw = os.environ.get(var)
+    if raw is None or not raw.strip():
+        return None
+    return {part.strip() for part in raw.split(",") if part.strip()}
+
+
+def _short_error(exc: BaseException) -> str:
+    frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    where = f" (at {frame.filename}:{frame.lineno})" if frame else ""
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+class Registry:
+    """What the installed (and allowed) plugins provide.
+
+    Example::
+
+        reg = Registry()                      # entry points + environment lists
+        reg.names("proxy")                     # ['baselines.params', ...]
+        proxy = reg.create("proxy", "baselines.params")
+    """
+
+    def __init__(
+        self,
+        load_entry_points: bool = True,
+        extra_plugins: dict[str, object] | None = None,
+        allow: Iterable[str] | None = None,
+        block: Iterable[str] | None = None,
+    ) -> None:
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self.plugins: dict[str, PluginInfo] = {}
+        self._entries: dict[tuple[str, str], Registration] = {}
+        self._conflicts: dict[tuple[str, str], list[str]] = {}
+        self.allow = set(allow) if allow is not None else _env_list(ALLOW_ENV)
+        self.block = set(block) if block is not None else (_env_list(BLOCK_ENV) or set())
+        if load_entry_points:
+            self._load_entry_points()
+        for name, module in (extra_plugins or {}).items():
+            self.add_plugin(name, module, source="in-process")
+
+    # -- loading -------------------------------------------------------------------
+    def _selected(self, name: str) -> bool:
+        if name in self.block:
+            return False
+        return self.allow is None or name in self.allow
+
+    def _load_entry_points(self) -> None:
+        for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            if not self._selected(ep.name) or ep.name in self.plugins:
+                continue
+            version = ep.dist.version if ep.dist is not None else ""
+            info = PluginInfo(ep.name, version, f"entry point {ep.value}")
+            self.plugins[ep.name] = info
+            try:
+                module = ep.load()
+            except Exception as exc:  # a broken plugin must not take the others down
+                info.error = f"failed to import: {_short_error(exc)}"
+                continue
+            self._register_plugin(info, module)
+
+    def add_plugin(self, name: str, module: object, source: str = "in-process", version: str = "") -> None:
+        """Register a plugin object directly (tests, notebooks): same path as entry points."""
+        if not self._selected(name):
+            return
+        if name in self.plugins:
+            raise PluginError(f"a plugin named {name!r} is already loaded ({self.plugins[name].source})")
+        info = PluginInfo(name, version, source)
+        self.plugins[name] = info
+        self._register_plugin(info, module)
+
+    def _register_plugin(self, info: PluginInfo, module: object) -> None:
+        try:
+            self.pm.register(module, name=info.name)
+        except Exception as exc:
+            info.error = f"failed to register: {_short_error(exc)}"
+            return
+        for kind, hook_name in KINDS.items():
+            for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+                if impl.plugin_name != info.name:
+                    continue
+                try:
+                    impl.function(register=self._registerer(kind, info))
+                except Exception as exc:
+                    info.error = f"{hook_name} raised: {_short_error(exc)}"
+                    self._forget(info)
+                    self.pm.unregister(name=info.name)
+                    return
+
+    def _registerer(self, kind: str, info: PluginInfo) -> Callable[[str, Callable[..., Any]], None]:
+        def register(name: str, factory: Callable[..., Any]) -> None:
+            if not isinstance(name, str) or not name or not callable(factory):
+                raise PluginError(
+                    f"plugin {info.name!r} registered {kind} {name!r} with factory {factory!r}: "
+                    "expected a non-empty name and a callable factory"
+                )
+            key = (kind, name)
+            if key in self._entries or key in self._conflicts:
+                owners = self._conflicts.setdefault(key, [self._entries.pop(key).plugin] if key in self._entries else [])
+                owners.append(info.name)
+                message = f"duplicate {kind} name {name!r} registered by plugins {' and '.join(map(repr, owners))}"
+                info.error = message if info.error is None else f"{info.error}; {message}"
+                return
+            self._entries[key] = Registration(kind, name, factory, info.name)
+            info.registered.append(key)
+
+        return register
+
+    def _forget(self, info: PluginInfo) -> None:
+        for key in info.registered:
+            self._entries.pop(key, None)
+        info.registered.clear()
+
+    # -- queries -------------------------------------------------------------------
+    @property
+    def failures(self) -> dict[str, str]:
+        """Plugin name -> error text, for every plugin that failed in part or whole."""
+        return {name: info.error for name, info in self.plugins.items() if info.error}
+
+    def names(self, kind: str) -> list[str]:
+        self._check_kind(kind)
+        return sorted(name for (k, name) in self._entries if k == kind)
+
+    def entries(self, kind: str) -> list[Registration]:
+        return [self._entries[(kind, name)] for name in self.names(kind)]
+
+    def get(self, kind: str, name: str) -> Registration:
+        self._check_kind(kind)
+        key = (kind, name)
+        if key in self._conflicts:
+            owners = " and ".join(map(repr, self._conflicts[key]))
+            raise PluginError(
+                f"{kind} name {name!r} is registered by more than one plugin ({owners}); "
+                f"block one of them with {BLOCK_ENV}"
+            )
+        if key not in self._entries:
+            known = ", ".join(self.names(kind)) or "none"
+            failed = "; ".join(f"{p}: {e}" for p, e in self.failures.items())
+            hint = f" (plugins that failed to load: {failed})" if failed else ""
+            raise PluginError(f"unknown {kind} {name!r}; registered {kind} names: {known}{hint}")
+        return self._entries[key]
+
+    def get_estimator(self, name: str) -> Registration:
+        """A proxy or a supernet, by name."""
+        for kind in ESTIMATOR_KINDS:
+            if (kind, name) in self._entries or (kind, name) in self._conflicts:
+                return self.get(kind, name)
+        known = ", ".join(sorted(self.names("proxy") + self.names("supernet"))) or "none"
+        raise PluginError(f"unknown estimator {name!r}; registered proxies and supernets: {known}")
+
+    def create(self, kind: str, name: str, **options: Any) -> Any:
+        """Instantiate a registered thing; options that the factory rejects are named."""
+        reg = self.get(kind, name)
+        try:
+            return reg.factory(**options)
+        except TypeError as exc:
+            raise PluginError(
+                f"{kind} {name!r} (plugin {reg.plugin!r}) rejected options {sorted(options)}: {exc}"
+            ) from exc
+
+    def _check_kind(self, kind: str) -> None:
+        if kind not in KINDS:
+            raise PluginError(f"unknown kind {kind!r}; kinds are {', '.join(KINDS)}")
+
+
+_default: Registry | None = None
+
+
+def get_registry(refresh: bool = False) -> Registry:
+    """The process-wide registry built from entry points and the environment."""
+    global _default
+    if _default is None or refresh:
+        _default = Registry()
+    return _default
