@@ -1,0 +1,31 @@
+"""The harness's own plugin: shared spaces, benchmarks and generic searchers.
+
+Registered through the ``nas_harness`` entry point like any third-party plugin.
+Imports are deferred to the factories so that listing plugins stays fast.
+"""
+
+from __future__ import annotations
+
+from harness.hookspecs import hookimpl
+
+
+def _nb201_space():
+    from harness.spaces.nb201 import NB201Space
+
+    return NB201Space()
+
+
+def _random_search(**options):
+    from harness.searchers import RandomSearch
+
+    return RandomSearch(**options)
+
+
+@hookimpl
+def nas_harness_register_search_spaces(register):
+    register("nb201", _nb201_space)
+
+
+@hookimpl
+def nas_harness_register_searchers(register):
+    register("random", _random_search)

@@ -1,0 +1,181 @@
+"""The ``nas-harness`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from harness.api import HarnessError
+from harness.registry import KINDS, get_registry
+
+DEFAULT_CONFIG = Path("configs/quickstart.toml")
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from harness.config import load_config
+    from harness.runner import run_study
+
+    cfg = load_config(args.config)
+    if args.output:
+        cfg.output = args.output
+    if args.leaderboard_dir:
+        cfg.leaderboard_dir = args.leaderboard_dir
+    if args.executor:
+        cfg.executor = args.executor
+    if args.workers:
+        cfg.workers = args.workers
+    if args.device:
+        cfg.device = args.device
+    outcome = run_study(cfg, progress=not args.no_progress, retry_failed=args.retry_failed)
+    return _report(outcome)
+
+
+def _cmd_resume(args: argparse.Namespace) -> int:
+    from harness.runner import resume_study
+
+    outcome = resume_study(args.study, progress=not args.no_progress, retry_failed=args.retry_failed)
+    return _report(outcome)
+
+
+def _report(outcome) -> int:
+    print(f"results store: {outcome.store_path}")
+    print(f"scored {outcome.scored}, failed {outcome.failed}, already done {outcome.skipped}")
+    for path in outcome.leaderboard_files:
+        if path.suffix == ".md":
+            print(f"leaderboard: {path}")
+    for path in outcome.leaderboard_files:
+        if path.suffix == ".md":
+            print()
+            print(path.read_text(encoding="utf-8"))
+    return 0
+
+
+def _cmd_leaderboard(args: argparse.Namespace) -> int:
+    from harness.leaderboard import estimator_table, searcher_table, to_markdown, write_leaderboards
+    from harness.runner import config_from_stored
+    from harness.store import Store
+    from harness.world import World
+
+    store_path = Path(args.study)
+    if store_path.is_dir():
+        store_path = store_path / "results.sqlite"
+    if not store_path.is_file():
+        raise HarnessError(f"no results store at {store_path}; pass a study output folder or its results.sqlite")
+    store = Store(store_path)
+    try:
+        _, raw, _ = store.study()
+        cfg = config_from_stored(raw, str(store_path))
+        world = World(cfg)
+        if args.out:
+            for path in write_leaderboards(store, world, args.out):
+                print(f"wrote {path}", file=sys.stderr)
+        tables = {"estimators": estimator_table(store, world)}
+        if cfg.searchers:
+            tables["searchers"] = searcher_table(store, world)
+        for name, frame in tables.items():
+            if args.format == "csv":
+                print(frame.to_csv(index=False), end="")
+            elif args.format == "json":
+                print(frame.to_json(orient="records", indent=2))
+            else:
+                print(to_markdown(frame, f"{cfg.name}: {name}", {"store": str(store_path)}))
+    finally:
+        store.close()
+    return 0
+
+
+def _cmd_plugins(args: argparse.Namespace) -> int:
+    reg = get_registry()
+    if not reg.plugins:
+        print("no plugins found in entry-point group 'nas_harness'")
+    for name, info in sorted(reg.plugins.items()):
+        version = f" {info.version}" if info.version else ""
+        print(f"{name}{version}  ({info.source})")
+        for kind, item in info.registered:
+            print(f"    {kind}: {item}")
+        if info.error:
+            print(f"    ERROR: {info.error}")
+    if reg.allow is not None:
+        print(f"allow-list: {', '.join(sorted(reg.allow))}")
+    if reg.block:
+        print(f"block-list: {', '.join(sorted(reg.block))}")
+    return 1 if reg.failures and args.strict else 0
+
+
+def _listing(kinds: tuple[str, ...]):
+    def run(args: argparse.Namespace) -> int:
+        reg = get_registry()
+        for kind in kinds:
+            for entry in reg.entries(kind):
+                doc = (getattr(entry.factory, "__doc__", None) or "").strip().splitlines()
+                summary = f"  {doc[0]}" if doc else ""
+                print(f"{entry.name}  [{kind}, plugin {entry.plugin}]{summary}")
+        return 0
+
+    return run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nas-harness",
+        description="Benchmark NAS methods: rank architectures against ground truth, publish leaderboards.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run a study from a TOML config", description="Run (or continue) a study.")
+    run.add_argument("config", nargs="?", default=str(DEFAULT_CONFIG), help=f"study config (default {DEFAULT_CONFIG})")
+    run.add_argument("--output", help="results folder (overrides study.output)")
+    run.add_argument("--leaderboard-dir", help="leaderboard folder (overrides study.leaderboard_dir)")
+    run.add_argument("--executor", choices=["local", "process"], help="overrides study.executor")
+    run.add_argument("--workers", type=int, help="process-pool size (overrides study.workers)")
+    run.add_argument("--device", help="cpu, cuda or cuda:N (overrides study.device)")
+    run.add_argument("--retry-failed", action="store_true", help="redo rows that failed in an earlier run")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.set_defaults(func=_cmd_run)
+
+    resume = sub.add_parser("resume", help="continue a killed or failed study", description="Continue a study.")
+    resume.add_argument("study", help="the study's output folder (or its results.sqlite)")
+    resume.add_argument("--retry-failed", action="store_true", help="redo rows that failed in an earlier run")
+    resume.add_argument("--no-progress", action="store_true", help="no progress bar")
+    resume.set_defaults(func=_cmd_resume)
+
+    board = sub.add_parser("leaderboard", help="print (and write) a study's leaderboard", description="Leaderboard.")
+    board.add_argument(
+        "study", nargs="?", default="runs/quickstart", help="study output folder or results.sqlite (default runs/quickstart)"
+    )
+    board.add_argument("--format", choices=["csv", "md", "json"], default="md", help="output format (default md)")
+    board.add_argument("--out", help="also write CSV/Markdown/JSON files into this folder")
+    board.set_defaults(func=_cmd_leaderboard)
+
+    plugins = sub.add_parser("plugins", help="list plugins, versions and what each registered")
+    plugins.add_argument("--strict", action="store_true", help="exit 1 if any plugin failed to load")
+    plugins.set_defaults(func=_cmd_plugins)
+
+    listings = {
+        "spaces": ("search_space",),
+        "benchmarks": ("benchmark",),
+        "estimators": ("proxy", "supernet"),
+        "searchers": ("searcher",),
+    }
+    for command, kinds in listings.items():
+        p = sub.add_parser(command, help=f"list registered {command}")
+        p.set_defaults(func=_listing(kinds))
+    assert set(k for ks in listings.values() for k in ks) == set(KINDS)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except HarnessError as exc:
+        print(f"nas-harness: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("nas-harness: interrupted; finished rows are saved, continue with `nas-harness resume`", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,266 @@
+"""Study configuration: a TOML file, validated into dataclasses with readable errors.
+
+Example (``configs/quickstart.toml`` is a complete one)::
+
+    [study]
+    name = "nb201-cifar10"
+    seeds = [0, 1]
+    sample_size = 200          # architectures per seed, shared by every estimator
+    output = "runs/nb201-cifar10"
+
+    [benchmark]
+    name = "nb201.table"
+    options = { path = "${NB201_TABLE}", dataset = "cifar10" }
+
+    [[estimators]]
+    name = "baselines.params"
+
+String values may reference environment variables as ``${NAME}`` (or
+``${NAME:-default}``); an unset variable without a default is an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.api import ConfigError
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+EXECUTORS = ("local", "process")
+
+
+@dataclass
+class PluginRef:
+    """A registered thing with its options; ``label`` is its name in results and tables."""
+
+    name: str
+    options: dict[str, Any] = field(default_factory=dict)
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        self.label = self.label or self.name
+
+
+@dataclass
+class SearcherRef(PluginRef):
+    estimator: str = ""  # label of the estimator the searcher uses
+
+
+@dataclass
+class StudyConfig:
+    name: str
+    benchmark: PluginRef
+    estimators: list[PluginRef]
+    searchers: list[SearcherRef] = field(default_factory=list)
+    data: PluginRef | None = None
+    seeds: list[int] = field(default_factory=lambda: [0])
+    sample_size: int | None = 100  # None: every architecture the benchmark has
+    output: str = "runs/study"
+    leaderboard_dir: str = "leaderboards"
+    split: str = "test"  # ground-truth split the estimators are ranked against
+    epochs: int | None = None  # None: the benchmark's default schedule (200 for NB201)
+    device: str = "cpu"
+    executor: str = "local"
+    workers: int = 1
+    chunk_size: int = 16
+    timeout_s: float = 600.0
+    top_k: list[float] = field(default_factory=lambda: [10.0])
+    bootstrap: int = 1000
+    ci: float = 0.95
+    source: str = ""  # where the config came from (file path), not hashed
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("source")
+        return d
+
+    def to_toml_dict(self) -> dict[str, Any]:
+        """The config in the TOML file's shape, which :func:`parse_config` accepts again."""
+        d = self.to_dict()
+        sections = ("benchmark", "data", "estimators", "searchers")
+        raw: dict[str, Any] = {k: d[k] for k in sections if d[k] is not None}
+        raw["study"] = {k: v for k, v in d.items() if k not in sections and v is not None}
+        if self.sample_size is None:
+            raw["study"]["sample_size"] = "all"
+        return raw
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> StudyConfig:
+        """Inverse of :meth:`to_dict` (as saved in a results store)."""
+        d = dict(d)
+        d["benchmark"] = PluginRef(**d["benchmark"])
+        d["data"] = PluginRef(**d["data"]) if d.get("data") else None
+        d["estimators"] = [PluginRef(**e) for e in d["estimators"]]
+        d["searchers"] = [SearcherRef(**s) for s in d["searchers"]]
+        return cls(**d)
+
+    def config_hash(self) -> str:
+        """Hash of everything that changes results (not the output folders)."""
+        d = self.to_dict()
+        for key in ("output", "leaderboard_dir", "workers", "executor", "chunk_size"):
+            d.pop(key)
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+    @property
+    def store_path(self) -> Path:
+        return Path(self.output) / "results.sqlite"
+
+
+def expand_env(value: Any, where: str) -> Any:
+    """Replace ``${VAR}`` references in strings (recursively); unset variables are errors."""
+    if isinstance(value, str):
+
+        def sub(match: re.Match[str]) -> str:
+            var, default = match.group(1), match.group(2)
+            if var in os.environ:
+                return os.environ[var]
+            if default is not None:
+                return default
+            raise ConfigError(f"{where}: environment variable {var} is not set (referenced as {match.group(0)!r})")
+
+        return _ENV_REF.sub(sub, value)
+    if isinstance(value, dict):
+        return {k: expand_env(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [expand_env(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def _expect(value: Any, types: type | tuple[type, ...], where: str, accepted: str) -> Any:
+    if not isinstance(value, types) or (isinstance(value, bool) and bool not in _as_tuple(types)):
+        raise ConfigError(f"{where} = {value!r} is not accepted; expected {accepted}")
+    return value
+
+
+def _as_tuple(types: type | tuple[type, ...]) -> tuple[type, ...]:
+    return types if isinstance(types, tuple) else (types,)
+
+
+def _plugin_ref(raw: Any, where: str, cls: type[PluginRef] = PluginRef) -> PluginRef:
+    _expect(raw, dict, where, "a table with at least 'name'")
+    allowed = {"name", "options", "label"} | ({"estimator"} if cls is SearcherRef else set())
+    unknown = set(raw) - allowed
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; accepted keys: {sorted(allowed)}")
+    name = _expect(raw.get("name"), str, f"{where}.name", "a registered plugin name (see `nas-harness plugins`)")
+    options = _expect(raw.get("options", {}), dict, f"{where}.options", "a table of keyword options")
+    label = _expect(raw.get("label", ""), str, f"{where}.label", "a string")
+    if cls is SearcherRef:
+        estimator = _expect(raw.get("estimator", ""), str, f"{where}.estimator", "an estimator label")
+        return SearcherRef(name, options, label, estimator)
+    return cls(name, options, label)
+
+
+_STUDY_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
+    "name": (str, "a string"),
+    "seeds": (list, "a list of integers"),
+    "sample_size": ((int, str), "a positive integer or \"all\""),
+    "output": (str, "a folder path"),
+    "leaderboard_dir": (str, "a folder path"),
+    "split": (str, "a ground-truth split such as 'test' or 'valid'"),
+    "epochs": (int, "a training-schedule length the benchmark has (e.g. 200)"),
+    "device": (str, "'cpu', 'cuda' or 'cuda:N'"),
+    "executor": (str, f"one of {EXECUTORS}"),
+    "workers": (int, "a positive integer"),
+    "chunk_size": (int, "a positive integer"),
+    "timeout_s": ((int, float), "a positive number of seconds"),
+    "top_k": (list, "a list of percentages in (0, 100]"),
+    "bootstrap": (int, "a non-negative integer"),
+    "ci": (float, "a number in (0, 1)"),
+}
+
+
+def parse_config(raw: dict[str, Any], source: str = "<config>") -> StudyConfig:
+    """Validate a config dict (as read from TOML) into a :class:`StudyConfig`."""
+    raw = expand_env(raw, source)
+    unknown = set(raw) - {"study", "benchmark", "data", "estimators", "searchers"}
+    if unknown:
+        raise ConfigError(
+            f"{source}: unknown section(s) {sorted(unknown)}; accepted: study, benchmark, data, estimators, searchers"
+        )
+    study = _expect(raw.get("study", {}), dict, f"{source}: [study]", "a table")
+    for key, value in study.items():
+        if key not in _STUDY_KEYS:
+            raise ConfigError(f"{source}: unknown key study.{key}; accepted keys: {sorted(_STUDY_KEYS)}")
+        types, accepted = _STUDY_KEYS[key]
+        _expect(value, types, f"{source}: study.{key}", accepted)
+    if "benchmark" not in raw:
+        raise ConfigError(f"{source}: missing [benchmark] section (which ground truth to rank against)")
+    estimators = [_plugin_ref(e, f"{source}: estimators[{i}]") for i, e in enumerate(raw.get("estimators", []))]
+    searchers = [
+        _plugin_ref(s, f"{source}: searchers[{i}]", SearcherRef) for i, s in enumerate(raw.get("searchers", []))
+    ]
+    if not estimators:
+        raise ConfigError(f"{source}: no [[estimators]] given; a study needs at least one")
+    cfg = StudyConfig(
+        name=study.get("name", Path(source).stem),
+        benchmark=_plugin_ref(raw["benchmark"], f"{source}: [benchmark]"),
+        estimators=estimators,
+        searchers=searchers,  # type: ignore[arg-type]
+        data=_plugin_ref(raw["data"], f"{source}: [data]") if "data" in raw else None,
+        source=source,
+        **{k: v for k, v in study.items() if k not in ("name", "sample_size")},
+    )
+    sample_size = study.get("sample_size", cfg.sample_size)
+    if sample_size == "all":
+        cfg.sample_size = None
+    elif isinstance(sample_size, int) and sample_size > 0:
+        cfg.sample_size = sample_size
+    else:
+        raise ConfigError(f"{source}: study.sample_size = {sample_size!r}; expected a positive integer or \"all\"")
+    _check_values(cfg, source)
+    return cfg
+
+
+def _check_values(cfg: StudyConfig, source: str) -> None:
+    if not cfg.seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in cfg.seeds):
+        raise ConfigError(f"{source}: study.seeds = {cfg.seeds!r}; expected a non-empty list of integers")
+    if len(set(cfg.seeds)) != len(cfg.seeds):
+        raise ConfigError(f"{source}: study.seeds = {cfg.seeds!r} repeats a seed")
+    if cfg.executor not in EXECUTORS:
+        raise ConfigError(f"{source}: study.executor = {cfg.executor!r}; accepted: {', '.join(EXECUTORS)}")
+    for key in ("workers", "chunk_size"):
+        if getattr(cfg, key) < 1:
+            raise ConfigError(f"{source}: study.{key} = {getattr(cfg, key)!r}; expected a positive integer")
+    if cfg.timeout_s <= 0:
+        raise ConfigError(f"{source}: study.timeout_s = {cfg.timeout_s!r}; expected a positive number")
+    if not re.fullmatch(r"cpu|cuda(:\d+)?|mps", cfg.device):
+        raise ConfigError(f"{source}: study.device = {cfg.device!r}; accepted: cpu, cuda, cuda:N, mps")
+    if not all(isinstance(k, int | float) and 0 < k <= 100 for k in cfg.top_k):
+        raise ConfigError(f"{source}: study.top_k = {cfg.top_k!r}; expected percentages in (0, 100]")
+    if not 0 < cfg.ci < 1 or cfg.bootstrap < 0:
+        raise ConfigError(f"{source}: study.ci must be in (0, 1) and study.bootstrap >= 0")
+    labels = [e.label for e in cfg.estimators]
+    dupes = sorted({x for x in labels if labels.count(x) > 1})
+    if dupes:
+        raise ConfigError(f"{source}: estimator label(s) {dupes} used twice; give each a distinct `label`")
+    searcher_labels = [s.label for s in cfg.searchers]
+    if len(set(searcher_labels)) != len(searcher_labels):
+        raise ConfigError(f"{source}: searcher labels {searcher_labels} repeat; give each a distinct `label`")
+    for s in cfg.searchers:
+        if s.estimator not in labels:
+            raise ConfigError(
+                f"{source}: searcher {s.label!r} uses estimator {s.estimator!r}, which is not among the "
+                f"study's estimators {labels}"
+            )
+
+
+def load_config(path: str | Path) -> StudyConfig:
+    """Read and validate a TOML study config."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    return parse_config(raw, str(path))

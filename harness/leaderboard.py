@@ -1,0 +1,206 @@
+"""Leaderboard tables from a results store: CSV, Markdown and JSON, with provenance.
+
+Two tables per study:
+
+* ``estimators``: one row per (benchmark, estimator): how well it ranks the
+  shared sample (Kendall tau-b with a bootstrap interval, Spearman, Pearson,
+  top-k precision) and what it cost (one-off prepare, scoring, peak memory).
+* ``searchers``: one row per (benchmark, searcher): ground-truth accuracy of the
+  returned architecture over seeds, regret against the benchmark optimum, cost.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from harness.api import Benchmark, BenchmarkError
+from harness.metrics import ranking_report
+from harness.store import OK, Store
+from harness.world import World
+
+
+def _truth(bench: Benchmark, world: World, arch: str) -> float:
+    cfg = world.cfg
+    return bench.accuracy(world.space.parse(arch), split=cfg.split, epochs=cfg.epochs)
+
+
+def estimator_table(store: Store, world: World) -> pd.DataFrame:
+    cfg = world.cfg
+    bench = world.benchmark
+    results = store.results_frame()
+    prepares = store.prepares_frame()
+    samples = {seed: store.sample(seed) for seed in cfg.seeds}
+    truth_cache: dict[str, float] = {}
+    rows = []
+    for ref in cfg.estimators:
+        mine = results[results.estimator == ref.label]
+        try:
+            estimator = world.estimator(ref.label)
+            sign, direction = estimator.direction.sign, estimator.direction.value
+        except Exception:
+            sign, direction = 1, "?"
+        pairs = []
+        for seed, archs in samples.items():
+            ok = mine[(mine.seed == seed) & (mine.status == OK)].set_index("arch")["score"]
+            scores = [sign * ok[a] if a in ok.index else math.nan for a in archs]
+            truth = [truth_cache.setdefault(a, _truth(bench, world, a)) for a in archs]
+            pairs.append((scores, truth))
+        report = ranking_report(pairs, cfg.top_k, cfg.bootstrap, cfg.ci, seed=cfg.seeds[0])
+        prep = prepares[prepares.estimator == ref.label]
+        score_s = float(mine.wall_s.sum())
+        prepare_s = float(prep.wall_s.sum()) if len(prep) else 0.0
+        n_scored = int((mine.status == OK).sum())
+        row: dict[str, Any] = {
+            "benchmark": cfg.benchmark.label,
+            "estimator": ref.label,
+            "plugin": _plugin_of(world, ref.label),
+            "direction": direction,
+            "n_archs": report.kendall.n,
+            "kendall_tau": report.kendall.value,
+            "tau_ci_low": report.kendall.low,
+            "tau_ci_high": report.kendall.high,
+            "spearman": report.spearman.value,
+            "pearson": report.pearson.value,
+        }
+        for k, res in report.top_k.items():
+            row[f"top{k:g}%_precision"] = res.value
+        row.update(
+            {
+                "failures": int((mine.status != OK).sum()) + _missing(mine, samples),
+                "nan_excluded": report.kendall.n_excluded,
+                "prepare_s": prepare_s,
+                "score_s": score_s,
+                "s_per_arch": score_s / n_scored if n_scored else math.nan,
+                "total_s": prepare_s + score_s,
+                "peak_mem_mb": float(max(mine.peak_mem_mb.max(), prep.peak_mem_mb.max() if len(prep) else 0.0))
+                if len(mine)
+                else math.nan,
+                "noise_ceiling": bench.noise_ceiling(),
+                "note": report.kendall.note,
+            }
+        )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _missing(mine: pd.DataFrame, samples: dict[int, list[str]]) -> int:
+    """Sampled architectures with no row at all (e.g. a study interrupted before them)."""
+    return sum(len(archs) for archs in samples.values()) - len(mine)
+
+
+def _plugin_of(world: World, label: str) -> str:
+    try:
+        return world.estimator_plugin(label)
+    except Exception:
+        return "?"
+
+
+def searcher_table(store: Store, world: World) -> pd.DataFrame:
+    cfg = world.cfg
+    bench = world.benchmark
+    searches = store.searches_frame()
+    prepares = store.prepares_frame()
+    try:
+        _, optimum = bench.best(cfg.split)
+    except (NotImplementedError, BenchmarkError):
+        optimum = math.nan
+    rows = []
+    for ref in cfg.searchers:
+        mine = searches[searches.searcher == ref.label]
+        ok = mine[mine.status == OK]
+        accs = [_truth(bench, world, a) for a in ok.arch]
+        prep = prepares[prepares.estimator == ref.estimator]
+        rows.append(
+            {
+                "benchmark": cfg.benchmark.label,
+                "searcher": ref.label,
+                "estimator": ref.estimator,
+                "seeds": len(ok),
+                "accuracy_mean": float(pd.Series(accs).mean()) if accs else math.nan,
+                "accuracy_std": float(pd.Series(accs).std(ddof=0)) if accs else math.nan,
+                "regret_mean": optimum - float(pd.Series(accs).mean()) if accs else math.nan,
+                "benchmark_optimum": optimum,
+                "evaluations_mean": float(ok.evaluations.mean()) if len(ok) else math.nan,
+                "search_s_mean": float(ok.wall_s.mean()) if len(ok) else math.nan,
+                "prepare_s": float(prep.wall_s.sum()) if len(prep) else 0.0,
+                "failures": int((mine.status != OK).sum()),
+                "archs": " ; ".join(ok.arch),
+                "errors": " ; ".join(e for e in mine.error if isinstance(e, str)),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+# -- rendering ---------------------------------------------------------------------------
+def escape_markdown(value: Any) -> str:
+    """A table cell that cannot break a Markdown table (pipes, newlines, backslashes)."""
+    if isinstance(value, float):
+        text = "" if math.isnan(value) else f"{value:.4g}"
+    else:
+        text = str(value)
+    text = text.replace("\\", "\\\\").replace("|", "\\|")
+    return " ".join(text.split())  # newlines and runs of white space -> one space
+
+
+def to_markdown(frame: pd.DataFrame, title: str, prov: dict[str, Any]) -> str:
+    lines = [f"## {escape_markdown(title)}", ""]
+    if frame.empty:
+        lines.append("(no rows)")
+    else:
+        lines.append("| " + " | ".join(escape_markdown(c) for c in frame.columns) + " |")
+        lines.append("|" + "|".join("---" for _ in frame.columns) + "|")
+        for record in frame.itertuples(index=False):
+            lines.append("| " + " | ".join(escape_markdown(v) for v in record) + " |")
+    lines += ["", "Provenance:", ""]
+    lines += [f"- {escape_markdown(k)}: {escape_markdown(_flat(v))}" for k, v in prov.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _flat(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {v}" for k, v in value.items())
+    return str(value)
+
+
+def _provenance_block(store: Store, world: World) -> dict[str, Any]:
+    runs = store.runs()
+    last = runs[-1]["provenance"] if runs else {}
+    return {
+        "study": world.cfg.name,
+        "config": world.cfg.source,
+        "config_hash": world.cfg.config_hash(),
+        "git_sha": last.get("git_sha"),
+        "device": last.get("device"),
+        "versions": last.get("versions", {}),
+        "plugins": last.get("plugins", {}),
+        "runs": len(runs),
+        "started": last.get("started"),
+        "split": world.cfg.split,
+        "seeds": world.cfg.seeds,
+        "sample_size": world.cfg.sample_size or "all",
+        "bootstrap": f"{world.cfg.bootstrap} resamples, {world.cfg.ci:.0%} percentile interval",
+    }
+
+
+def write_leaderboards(store: Store, world: World, out_dir: str | Path | None = None) -> list[Path]:
+    """Write estimators/searchers tables as CSV, Markdown and JSON; returns the files written."""
+    out = Path(out_dir or world.cfg.leaderboard_dir) / world.cfg.name
+    out.mkdir(parents=True, exist_ok=True)
+    prov = _provenance_block(store, world)
+    written = []
+    tables = {"estimators": estimator_table(store, world)}
+    if world.cfg.searchers:
+        tables["searchers"] = searcher_table(store, world)
+    for name, frame in tables.items():
+        csv_path, md_path, json_path = (out / f"{name}.{ext}" for ext in ("csv", "md", "json"))
+        frame.to_csv(csv_path, index=False)
+        md_path.write_text(to_markdown(frame, f"{world.cfg.name}: {name}", prov), encoding="utf-8")
+        payload = {"provenance": prov, "rows": json.loads(frame.to_json(orient="records"))}
+        json_path.write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
+        written += [csv_path, md_path, json_path]
+    return written

@@ -1,0 +1,174 @@
+"""Runs a study: fixed sample -> prepare -> scoring jobs -> searches -> leaderboard.
+
+Everything finished is in the store as soon as it finishes; running the same
+study again (``resume``) skips what is done, so a killed run loses only the
+jobs that were in flight.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from harness.api import Estimator
+from harness.config import StudyConfig, parse_config
+from harness.executors import Executor, Job, describe_error, make_executor
+from harness.measure import measure
+from harness.provenance import provenance
+from harness.store import FAILED, OK, CostRow, ResultRow, Store
+from harness.world import World
+
+
+@dataclass
+class StudyOutcome:
+    store_path: Path
+    leaderboard_files: list[Path] = field(default_factory=list)
+    scored: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+
+def _chunks(items: list[str], size: int) -> list[tuple[str, ...]]:
+    return [tuple(items[i : i + size]) for i in range(0, len(items), size)]
+
+
+def run_study(
+    cfg: StudyConfig,
+    world: World | None = None,
+    executor: Executor | None = None,
+    progress: bool = True,
+    retry_failed: bool = False,
+    write_leaderboard: bool = True,
+) -> StudyOutcome:
+    """Run (or continue) a study. Rows already in the store are not redone."""
+    world = world or World(cfg)
+    executor = executor or make_executor(cfg)
+    store = Store(cfg.store_path)
+    outcome = StudyOutcome(cfg.store_path)
+    try:
+        store.init_study(cfg.name, cfg.to_dict(), cfg.config_hash())
+        plugins = {name: info.version for name, info in world.registry.plugins.items()}
+        run_id = store.start_run(provenance(cfg.config_hash(), cfg.device, plugins))
+        status = "failed"
+        try:
+            samples = {seed: [world.space.to_str(a) for a in world.sample(seed)] for seed in cfg.seeds}
+            for seed, archs in samples.items():
+                store.save_sample(seed, archs)
+            done = store.done_keys(retry_failed=retry_failed)
+            jobs = []
+            for est in cfg.estimators:
+                for seed, archs in samples.items():
+                    todo = [a for a in archs if (est.label, a, seed) not in done]
+                    outcome.skipped += len(archs) - len(todo)
+                    if not todo:
+                        continue
+                    prepare_error = _prepare(world, store, est.label, seed, run_id)
+                    if prepare_error:
+                        rows = [ResultRow(est.label, a, seed, None, 0, 0, 0, FAILED, prepare_error) for a in todo]
+                        store.add_results(rows, run_id)
+                        outcome.failed += len(rows)
+                        continue
+                    size = len(todo) if _is_set_level(world, est.label) else cfg.chunk_size
+                    jobs += [Job(est.label, seed, chunk) for chunk in _chunks(todo, size)]
+            _score(world, executor, store, jobs, run_id, outcome, progress)
+            _search(world, store, run_id)
+            status = "finished"
+        finally:
+            store.end_run(run_id, status)
+        if write_leaderboard:
+            from harness.leaderboard import write_leaderboards
+
+            outcome.leaderboard_files = write_leaderboards(store, world)
+    finally:
+        store.close()
+    return outcome
+
+
+def _is_set_level(world: World, label: str) -> bool:
+    try:
+        return world.estimator(label).set_level
+    except Exception:  # creation errors are recorded per row by the executor
+        return False
+
+
+def _prepare(world: World, store: Store, label: str, seed: int, run_id: int) -> str | None:
+    """Prepare (e.g. train) an estimator once per seed in the driver; returns an error text or None."""
+    previous = store.prepare(label, seed)
+    try:
+        estimator: Estimator = world.estimator(label)
+        if previous is not None and previous.status == OK:
+            world.ensure_prepared(label, seed)  # loads what the earlier run saved in the workdir
+            return None
+        with measure(world.cfg.device) as cost:
+            world.ensure_prepared(label, seed)
+    except Exception as exc:
+        error = f"prepare failed: {describe_error(exc)}"
+        store.add_prepare(label, seed, CostRow(0, 0, 0, FAILED, error), run_id)
+        return error
+    if type(estimator).prepare is not Estimator.prepare:  # only charge estimators that do one-off work
+        store.add_prepare(label, seed, CostRow(cost.wall_s, cost.cpu_s, cost.peak_mem_mb), run_id)
+    return None
+
+
+def _score(world, executor, store, jobs, run_id, outcome, progress) -> None:
+    total = sum(len(j.archs) for j in jobs)
+    bar = tqdm(total=total, desc=f"{world.cfg.name}: scoring", unit="arch", disable=not progress, file=sys.stderr)
+    try:
+        for rows in executor.run(world, jobs):
+            store.add_results(rows, run_id)
+            outcome.scored += sum(r.status == OK for r in rows)
+            outcome.failed += sum(r.status != OK for r in rows)
+            bar.update(len(rows))
+    finally:
+        bar.close()
+
+
+def _search(world: World, store: Store, run_id: int) -> None:
+    """Run each searcher once per seed in the driver (after scoring, so a failed search loses no score)."""
+    for ref in world.cfg.searchers:
+        for seed in world.cfg.seeds:
+            if store.search_done(ref.label, seed):
+                continue
+            try:
+                searcher = world.registry.create("searcher", ref.name, **ref.options)
+                world.ensure_prepared(ref.estimator, seed)
+                ctx = world.context(ref.estimator, seed)
+                with measure(world.cfg.device) as cost:
+                    result = searcher.search(world.estimator(ref.estimator), ctx)
+                to_str = world.space.to_str
+                store.add_search(
+                    ref.label, seed, ref.estimator, to_str(result.best), [to_str(a) for a in result.front],
+                    result.evaluations, result.history, CostRow(cost.wall_s, cost.cpu_s, cost.peak_mem_mb), run_id,
+                )  # fmt: skip
+            except Exception as exc:
+                store.add_search(
+                    ref.label, seed, ref.estimator, None, [], 0, [],
+                    CostRow(0, 0, 0, FAILED, describe_error(exc)), run_id,
+                )  # fmt: skip
+
+
+def resume_study(path: str | Path, **kwargs) -> StudyOutcome:
+    """Continue the study whose store is ``path`` (the output folder or the .sqlite file)."""
+    store_path = Path(path)
+    if store_path.is_dir():
+        store_path = store_path / "results.sqlite"
+    if not store_path.is_file():
+        from harness.api import ConfigError
+
+        raise ConfigError(f"no results store at {store_path}; pass the study's output folder or its results.sqlite")
+    store = Store(store_path)
+    try:
+        _, raw, _ = store.study()
+    finally:
+        store.close()
+    cfg = config_from_stored(raw, str(store_path))
+    cfg.output = str(store_path.parent)
+    return run_study(cfg, **kwargs)
+
+
+def config_from_stored(stored: dict, source: str) -> StudyConfig:
+    """Rebuild the StudyConfig saved in a store (validated again, as a file would be)."""
+    return parse_config(StudyConfig.from_dict(stored).to_toml_dict(), source)

@@ -1,0 +1,41 @@
+"""Searchers that every plugin can pair with any estimator."""
+
+from __future__ import annotations
+
+import math
+import random
+
+from harness.api import Context, Estimator, SearchResult, Searcher
+from harness.world import derived_seed
+
+
+class RandomSearch(Searcher):
+    """Random search (Li & Talwalkar, UAI 2019): score ``budget`` distinct random
+    architectures with the estimator and return the best-scored one.
+
+    Example::
+
+        RandomSearch(budget=100).search(estimator, ctx).best
+    """
+
+    name = "random"
+
+    def __init__(self, budget: int = 100) -> None:
+        if not isinstance(budget, int) or budget < 1:
+            raise ValueError(f"random search budget = {budget!r}; expected a positive integer")
+        self.budget = budget
+
+    def search(self, estimator: Estimator, ctx: Context) -> SearchResult:
+        rng = random.Random(derived_seed("random-search", ctx.seed))
+        archs = ctx.space.sample_unique(self.budget, rng)
+        history = []
+        best, best_key = None, -math.inf
+        for step, arch in enumerate(archs):
+            score = float(estimator.score(arch, ctx))
+            history.append({"step": step, "arch": ctx.space.to_str(arch), "score": score})
+            key = estimator.direction.sign * score
+            if math.isfinite(key) and key > best_key:
+                best, best_key = arch, key
+        if best is None:
+            raise RuntimeError(f"random search: estimator {estimator.name!r} gave no finite score in {self.budget} tries")
+        return SearchResult(best=best, history=history, evaluations=len(archs))

@@ -1,0 +1,146 @@
+"""The objects a study config resolves to, built lazily once per process.
+
+The driver and every worker process build their own :class:`World` from the
+same config, so nothing heavy (data sets, networks, estimators) is pickled
+between processes: only the config and architecture strings travel.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import random
+from pathlib import Path
+from typing import Any
+
+from harness.api import Arch, Benchmark, Context, Estimator, SearchSpace
+from harness.config import StudyConfig
+from harness.registry import Registry, get_registry
+
+
+def derived_seed(*parts: object) -> int:
+    """A 63-bit seed derived from ``parts`` (stable across processes and Python runs)."""
+    digest = hashlib.sha256(":".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
+
+
+class World:
+    """Registry things for one study config.
+
+    ``plugin_modules`` maps plugin names to importable module paths that are
+    registered in-process on top of the entry points (worker processes import
+    them again), which is how tests add plugins without installing them.
+    """
+
+    def __init__(
+        self,
+        cfg: StudyConfig,
+        registry: Registry | None = None,
+        plugin_modules: dict[str, str] | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.plugin_modules = dict(plugin_modules or {})
+        if registry is None:
+            registry = get_registry() if not self.plugin_modules else Registry()
+            for name, module in self.plugin_modules.items():
+                if name not in registry.plugins:
+                    registry.add_plugin(name, importlib.import_module(module))
+        self.registry = registry
+        self._benchmark: Benchmark | None = None
+        self._space: SearchSpace | None = None
+        self._dataset: Any = None
+        self._estimators: dict[str, Estimator] = {}
+        self._providers: dict[int, Any] = {}
+        self._prepared: set[tuple[str, int]] = set()
+
+    @property
+    def benchmark(self) -> Benchmark:
+        if self._benchmark is None:
+            ref = self.cfg.benchmark
+            self._benchmark = self.registry.create("benchmark", ref.name, **ref.options)
+        return self._benchmark
+
+    @property
+    def space(self) -> SearchSpace:
+        if self._space is None:
+            self._space = self.registry.create("search_space", self.benchmark.space)
+        return self._space
+
+    def estimator(self, label: str) -> Estimator:
+        if label not in self._estimators:
+            ref = next(e for e in self.cfg.estimators if e.label == label)
+            reg = self.registry.get_estimator(ref.name)
+            self._estimators[label] = self.registry.create(reg.kind, ref.name, **ref.options)
+        return self._estimators[label]
+
+    def estimator_plugin(self, label: str) -> str:
+        ref = next(e for e in self.cfg.estimators if e.label == label)
+        return self.registry.get_estimator(ref.name).plugin
+
+    def data_provider(self, seed: int) -> Any:
+        """The study's shared batches for ``seed`` (None when the config has no [data])."""
+        if self.cfg.data is None:
+            return None
+        if seed not in self._providers:
+            from harness.data import BatchProvider, load_dataset
+
+            if self._dataset is None:
+                self._dataset = load_dataset(self.cfg.data.name, **self.cfg.data.options)
+            self._providers[seed] = BatchProvider(self._dataset, seed=seed)
+        return self._providers[seed]
+
+    def workdir(self, label: str, seed: int) -> Path:
+        path = Path(self.cfg.output) / "work" / _safe_name(label) / f"seed{seed}"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def context(self, label: str, seed: int) -> Context:
+        return Context(
+            space=self.space,
+            seed=seed,
+            device=self.cfg.device,
+            data=self.data_provider(seed),
+            workdir=str(self.workdir(label, seed)),
+        )
+
+    def ensure_prepared(self, label: str, seed: int) -> None:
+        """Call ``prepare`` once per process (a trained supernet loads its checkpoint here)."""
+        if (label, seed) not in self._prepared:
+            self.estimator(label).prepare(self.context(label, seed))
+            self._prepared.add((label, seed))
+
+    def mark_prepared(self, label: str, seed: int) -> None:
+        self._prepared.add((label, seed))
+
+    def sample(self, seed: int) -> list[Arch]:
+        """The study's fixed architecture sample for ``seed``, shared by every estimator.
+
+        Drawn from the benchmark's architectures when it lists them (a table
+        that covers part of a space), else from the space, with a generator
+        seeded by (benchmark name, seed) only.
+        """
+        rng = random.Random(derived_seed("sample", self.cfg.benchmark.name, seed))
+        candidates = self.benchmark.archs()
+        if candidates is not None:
+            pool = sorted(candidates, key=self.space.to_str)
+            if self.cfg.sample_size is None:
+                return pool
+            if self.cfg.sample_size > len(pool):
+                raise_too_large(self.cfg.sample_size, len(pool), self.cfg.benchmark.name)
+            return rng.sample(pool, self.cfg.sample_size)
+        if self.cfg.sample_size is None:
+            return list(self.space.enumerate())
+        return self.space.sample_unique(self.cfg.sample_size, rng)
+
+
+def raise_too_large(asked: int, available: int, bench: str) -> None:
+    from harness.api import ConfigError
+
+    raise ConfigError(
+        f"study.sample_size = {asked} but benchmark {bench!r} has ground truth for {available} architectures; "
+        f'ask for at most {available} or "all"'
+    )
+
+
+def _safe_name(label: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in label)

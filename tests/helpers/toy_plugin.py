@@ -1,0 +1,178 @@
+"""A tiny, fully known world for testing the harness itself.
+
+The "toy" space has 4**3 = 64 architectures (tuples of three ints in 0..3).
+Ground truth is a fixed function of the architecture, so every metric has a
+known answer. Proxies exercise the runner: a good one, one that raises, one
+that returns NaN, a slow one, a set-level one and a prepared one.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import random
+import time
+
+from harness.api import ArchitectureError, Benchmark, Direction, Proxy, SearchSpace, Supernet
+from harness.hookspecs import hookimpl
+
+
+class ToySpace(SearchSpace):
+    name = "toy"
+
+    def parse(self, text):
+        try:
+            arch = tuple(int(x) for x in text.split("-"))
+        except ValueError:
+            raise ArchitectureError(f"toy architecture {text!r}: expected three ints 0..3 joined by '-'") from None
+        if len(arch) != 3 or not all(0 <= x <= 3 for x in arch):
+            raise ArchitectureError(f"toy architecture {text!r}: expected three ints 0..3 joined by '-'")
+        return arch
+
+    def to_str(self, arch):
+        return "-".join(map(str, arch))
+
+    def size(self):
+        return 64
+
+    def enumerate(self):
+        return iter(itertools.product(range(4), repeat=3))
+
+    def sample(self, rng: random.Random):
+        return tuple(rng.randrange(4) for _ in range(3))
+
+    def mutate(self, arch, rng):
+        i = rng.randrange(3)
+        return arch[:i] + (rng.choice([v for v in range(4) if v != arch[i]]),) + arch[i + 1 :]
+
+    def build(self, arch, **net_cfg):
+        raise NotImplementedError("toy architectures have no network")
+
+
+def toy_accuracy(arch) -> float:
+    return 50.0 + 10 * arch[0] + 2.5 * arch[1] + 0.5 * arch[2]  # distinct for all 64
+
+
+class ToyBenchmark(Benchmark):
+    name = "toy.bench"
+    space = "toy"
+    dataset = "toy"
+
+    def __init__(self, offset: float = 0.0):
+        self.offset = offset
+
+    def accuracy(self, arch, split="test", epochs=None):
+        return toy_accuracy(arch) + self.offset
+
+    def best(self, split="test"):
+        arch = (3, 3, 3)
+        return arch, self.accuracy(arch)
+
+
+class GoodProxy(Proxy):
+    """Scores by the ground truth plus a little noise."""
+
+    name = "toy.good"
+    direction = Direction.MAXIMIZE
+
+    def score(self, arch, ctx):
+        return toy_accuracy(arch) + random.Random(hash(arch) ^ ctx.seed).random()
+
+
+class InverseProxy(Proxy):
+    """Minus the ground truth, declared as 'lower is better'."""
+
+    name = "toy.inverse"
+    direction = Direction.MINIMIZE
+
+    def score(self, arch, ctx):
+        return -toy_accuracy(arch)
+
+
+class RaisingProxy(Proxy):
+    name = "toy.raises"
+
+    def score(self, arch, ctx):
+        if arch[0] == 0:
+            raise RuntimeError(f"cannot score {arch}")
+        return toy_accuracy(arch)
+
+
+class NanProxy(Proxy):
+    name = "toy.nan"
+
+    def score(self, arch, ctx):
+        return math.nan if arch[1] == 0 else toy_accuracy(arch)
+
+
+class SlowProxy(Proxy):
+    """Sleeps ``delay`` seconds per architecture (``hang_on`` archs sleep for an hour)."""
+
+    name = "toy.slow"
+
+    def __init__(self, delay: float = 0.05, hang_on: str = ""):
+        self.delay, self.hang_on = delay, hang_on
+
+    def score(self, arch, ctx):
+        if ctx.space.to_str(arch) == self.hang_on:
+            time.sleep(3600)
+        time.sleep(self.delay)
+        return toy_accuracy(arch)
+
+
+class RankProxy(Proxy):
+    """A set-level estimator: the rank of each arch's accuracy within the scored set."""
+
+    name = "toy.rank"
+    set_level = True
+
+    def score(self, arch, ctx):
+        raise NotImplementedError("set-level only")
+
+    def score_many(self, archs, ctx):
+        order = sorted(range(len(archs)), key=lambda i: toy_accuracy(archs[i]))
+        ranks = [0.0] * len(archs)
+        for rank, i in enumerate(order):
+            ranks[i] = float(rank)
+        return ranks
+
+
+class CountingSupernet(Supernet):
+    """'Trains' by writing a file into its workdir; scoring needs that file."""
+
+    name = "toy.supernet"
+
+    def prepare(self, ctx):
+        path = os.path.join(ctx.workdir, "weights.txt")
+        if not os.path.exists(path):
+            time.sleep(0.05)
+            with open(path, "w") as f:
+                f.write("trained")
+        with open(path) as f:
+            self.state = f.read()
+
+    def score(self, arch, ctx):
+        assert self.state == "trained"
+        return toy_accuracy(arch)
+
+
+@hookimpl
+def nas_harness_register_search_spaces(register):
+    register("toy", ToySpace)
+
+
+@hookimpl
+def nas_harness_register_benchmarks(register):
+    register("toy.bench", ToyBenchmark)
+
+
+@hookimpl
+def nas_harness_register_proxies(register):
+    for cls in (GoodProxy, InverseProxy, RaisingProxy, NanProxy, SlowProxy, RankProxy):
+        register(cls.name, cls)
+
+
+@hookimpl
+def nas_harness_register_supernets(register):
+    register("toy.supernet", CountingSupernet)
