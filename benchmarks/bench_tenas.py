@@ -37,9 +37,9 @@ import torch
 
 from harness.spaces.nb201 import NB201Space
 from harness.spaces.nb201_net import NB201Network
+from harness.spaces.nb201_supernet import NB201Supernet, arch_mask
 from nas_harness_plugins.tenas.linear_regions import count_linear_regions, random_crops
 from nas_harness_plugins.tenas.ntk import ntk_condition
-from nas_harness_plugins.tenas.supernet import TenasSupernet, arch_mask
 
 SPACE = NB201Space()
 BATCH = 64
@@ -91,7 +91,7 @@ def test_linear_regions_seconds_per_arch(benchmark, config):
         inputs = [random_crops(torch.randn(1000, 3, 32, 32, generator=g), 3, 1, g) for _ in range(3)]
 
         def make(arch):
-            return TenasSupernet(1, 1, 10, depth=1, use_stem=False, mask=arch_mask(arch)).train()
+            return NB201Supernet(1, 1, 10, depth=1, use_stem=False, mask=arch_mask(arch)).train()
     else:
         archs = [MID]
         inputs = [torch.randn(1000, 3, 32, 32, generator=g) for _ in range(3)]

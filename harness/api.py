@@ -136,6 +136,15 @@ class SearchSpace(abc.ABC):
     def build(self, arch: Arch, **net_cfg: Any) -> torch.nn.Module:
         """A freshly initialised network for ``arch``."""
 
+    def build_supernet(self, **net_cfg: Any) -> torch.nn.Module:
+        """A weight-sharing network holding every option of every choice point.
+
+        Its ``forward(x, mask)`` runs the options active in ``mask``
+        (:mod:`harness.spaces.masks`): one per choice point computes the network of
+        that architecture, so SPOS and MixPath stay generic over spaces.
+        """
+        raise NotImplementedError(f"search space {self.name!r} has no weight-sharing supernet")
+
 
 class Benchmark(abc.ABC):
     """Ground truth for one search space on one data set.

@@ -85,7 +85,11 @@ def estimator_table(store: Store, world: World) -> pd.DataFrame:
             }
         )
         rows.append(row)
-    return pd.DataFrame(rows)
+    # a leaderboard: best ranking first; estimators with no tau (all failed) last, in config order
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    return table.sort_values("kendall_tau", ascending=False, na_position="last", kind="stable").reset_index(drop=True)
 
 
 def _missing(mine: pd.DataFrame, samples: dict[int, list[str]]) -> int:

@@ -21,6 +21,7 @@ from harness.data import BatchProvider, ImageDataset
 from harness.registry import get_registry
 from harness.spaces.nb201 import NB201Space
 from harness.spaces.nb201_net import NB201Network
+from harness.spaces.nb201_supernet import NB201Supernet, arch_mask, full_mask, mask_to_arch, remove_op
 from nas_harness_plugins.tenas.common import dense_ranks, round_sig
 from nas_harness_plugins.tenas.linear_regions import (
     activation_patterns,
@@ -45,7 +46,6 @@ from nas_harness_plugins.tenas.proxies import (
     combine_ranks,
 )
 from nas_harness_plugins.tenas.prune import TenasPrune, choose_pruned
-from nas_harness_plugins.tenas.supernet import TenasSupernet, arch_mask, full_mask, mask_to_arch, remove_op
 
 SPACE = NB201Space()
 ARCH = SPACE.parse("|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|none~2|")
@@ -132,7 +132,7 @@ def test_vectorised_ntk_equals_per_sample_backward(bn, mode):
 
 def test_vectorised_ntk_equals_per_sample_backward_on_the_nb201_supernet():
     torch.manual_seed(1)
-    net = TenasSupernet(2, 1, num_classes=3).train()  # every op on every edge, BN with batch statistics
+    net = NB201Supernet(2, 1, num_classes=3).train()  # every op on every edge, BN with batch statistics
     x = torch.randn(5, 3, 8, 8)
     reference = explicit_ntk(net, x)
     assert rel_err(ntk_gram(net, x, "auto", chunk_size=2)[0], reference) < 1e-5
@@ -224,7 +224,7 @@ def test_region_count_equals_a_direct_count_of_activation_patterns():
 
 def test_region_count_of_the_thin_supernet_matches_manual_patterns():
     torch.manual_seed(0)
-    net = TenasSupernet(1, 1, 4, depth=1, use_stem=False, mask=arch_mask(ARCH)).train()
+    net = NB201Supernet(1, 1, 4, depth=1, use_stem=False, mask=arch_mask(ARCH)).train()
     x = torch.randn(200, 1, 3, 3)
     seen = []
     hooks = [
@@ -352,7 +352,7 @@ def test_ntk_proxy_is_deterministic_and_repeats_use_new_batches():
 def test_single_path_supernet_computes_the_nb201_network():
     torch.manual_seed(0)
     ref = NB201Network(ARCH, C=2, N=1, num_classes=3).train()
-    net = TenasSupernet(2, 1, 3, mask=arch_mask(ARCH)).train()
+    net = NB201Supernet(2, 1, 3, mask=arch_mask(ARCH)).train()
     src = dict(ref.named_parameters())
     # supernet edge e op o  <->  network layer e (the op chosen there); other modules match by name
     with torch.no_grad():

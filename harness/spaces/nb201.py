@@ -206,6 +206,12 @@ class NB201Space(SearchSpace):
     def choice_points(self) -> list[ChoicePoint]:
         return [ChoicePoint(f"edge_{i}->{j}", OPS) for i, j in EDGES]
 
+    def build_supernet(self, **net_cfg: Any) -> torch.nn.Module:
+        """The weight-sharing supernet over every edge's five ops (``C=16, N=5`` by default)."""
+        from harness.spaces.nb201_supernet import NB201Supernet
+
+        return NB201Supernet(**{"C": 16, "N": 5, **net_cfg})
+
     def to_choices(self, arch: tuple[int, ...]) -> tuple[int, ...]:
         return validate(arch)
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from harness.api import ConfigError, Context
 from harness.spaces import nb201 as nb201_space
@@ -106,3 +107,28 @@ def dense_ranks(values: Sequence[float], *, descending: bool = False, digits: in
         same = vals[k] == vals[prev] or (math.isnan(vals[k]) and math.isnan(vals[prev]))
         ranks[k] = ranks[prev] if same else ranks[prev] + 1
     return ranks
+
+
+def init_weights(model: nn.Module, scheme: str = "pytorch", mode: str = "fan_in") -> nn.Module:
+    """Re-initialise ``model`` in place from the global torch RNG.
+
+    ``"pytorch"`` keeps PyTorch's default initialisation (what the official runs
+    effectively use: ``prune_launch.py`` passes ``--init kaiming_normal``, which
+    ``init_model`` in ``prune_tenas.py`` does not recognise, so it leaves the
+    networks as constructed). ``"kaiming_normal"`` is what that code intends:
+    Kaiming-normal conv/linear weights (``mode`` ``fan_out`` for the NTK network,
+    ``fan_in`` for the linear-region network), zero biases, BN weight 1 and bias 0.
+    """
+    if scheme == "pytorch":
+        return model
+    if scheme != "kaiming_normal":
+        raise ValueError(f"unknown init scheme {scheme!r}; accepted: 'pytorch', 'kaiming_normal'")
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d | nn.Linear):
+            nn.init.kaiming_normal_(m.weight, mode=mode, nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d) and m.affine:
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+    return model

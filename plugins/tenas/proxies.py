@@ -6,7 +6,7 @@ indicators are actually measured:
 
 - kappa_N on the NB201 network at ``C=3, N=1`` (the official NTK supernet size),
   network in train mode, PyTorch default initialisation (see
-  :func:`~nas_harness_plugins.tenas.supernet.init_weights`), one batch of
+  :func:`~nas_harness_plugins.tenas.common.init_weights`), one batch of
   augmented training images (batch 64, as the issue states for the paper; the
   official launch script uses 72 for its NB201 search: ``tenas.prune`` does);
 - R_N on the "thin" network (``C=1, N=1``, first cell only, no stem) over 3
@@ -28,6 +28,7 @@ from typing import Any
 import torch
 
 from harness.api import Arch, ConfigError, Context, Direction, HarnessError, Proxy
+from harness.spaces.nb201_supernet import NB201Supernet, arch_mask
 from harness.world import derived_seed
 from nas_harness_plugins.tenas.common import (
     INIT_SCHEMES,
@@ -35,6 +36,7 @@ from nas_harness_plugins.tenas.common import (
     check_positive_int,
     dense_ranks,
     device_of,
+    init_weights,
     require_data,
     require_nb201,
     resize,
@@ -42,7 +44,6 @@ from nas_harness_plugins.tenas.common import (
 )
 from nas_harness_plugins.tenas.linear_regions import count_linear_regions, random_crops
 from nas_harness_plugins.tenas.ntk import METHODS, NTKWarning, ntk_condition
-from nas_harness_plugins.tenas.supernet import TenasSupernet, arch_mask, init_weights
 
 
 class NTKSingularError(HarnessError):
@@ -161,7 +162,7 @@ class LinearRegionsProxy(Proxy):
 
     Options:
         network: ``"thin"`` (default; the official TE-NAS network: the NB201 cell in a
-            :class:`~..supernet.TenasSupernet` with ``C``, ``N``, ``depth``, ``use_stem``) or
+            :class:`~harness.spaces.nb201_supernet.NB201Supernet` with ``C``, ``N``, ``depth``, ``use_stem``) or
             ``"space"`` (``ctx.space.build(arch, C=C, N=N, **net_cfg)``, e.g. the NB201 network
             at ``C=16, N=5``).
         C, N, depth, use_stem: thin-network shape (1, 1, 1, False: official).
@@ -226,7 +227,7 @@ class LinearRegionsProxy(Proxy):
         with seeded("tenas-lr-init", ctx.seed, ctx.space.to_str(arch), repeat if self.reinit else 0):
             if self.network == "thin":
                 require_nb201(ctx, self.name)
-                net = TenasSupernet(
+                net = NB201Supernet(
                     self.C, self.N, data.num_classes, depth=self.depth, use_stem=self.use_stem,
                     mask=arch_mask(ctx.space.to_choices(arch)),
                 )  # fmt: skip

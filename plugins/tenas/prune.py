@@ -57,6 +57,14 @@ import torch
 
 from harness.api import ConfigError, Context, Estimator, Searcher, SearchResult
 from harness.spaces import nb201 as nb201_space
+from harness.spaces.masks import is_single_path
+from harness.spaces.nb201_supernet import (
+    Mask,
+    NB201Supernet,
+    full_mask,
+    mask_to_arch,
+    remove_op,
+)
 from harness.world import derived_seed
 from nas_harness_plugins.tenas.common import (
     INIT_SCHEMES,
@@ -64,6 +72,7 @@ from nas_harness_plugins.tenas.common import (
     check_positive_int,
     dense_ranks,
     device_of,
+    init_weights,
     require_data,
     require_nb201,
     resize,
@@ -71,15 +80,6 @@ from nas_harness_plugins.tenas.common import (
 )
 from nas_harness_plugins.tenas.linear_regions import count_linear_regions, random_crops
 from nas_harness_plugins.tenas.ntk import METHODS, NTKWarning, ntk_condition
-from nas_harness_plugins.tenas.supernet import (
-    Mask,
-    TenasSupernet,
-    full_mask,
-    init_weights,
-    is_single_path,
-    mask_to_arch,
-    remove_op,
-)
 
 PRESETS: dict[str, dict[str, Any]] = {
     # prune_launch.py (nas-bench-201): batch_size 72, --repeat 3, precision 3; prune_tenas.py model configs.
@@ -184,14 +184,14 @@ class TenasPrune(Searcher):
             sets.append(batches)
         return sets
 
-    def _kappas(self, net: TenasSupernet, mask: Mask, inputs: list[torch.Tensor]) -> list[float]:
+    def _kappas(self, net: NB201Supernet, mask: Mask, inputs: list[torch.Tensor]) -> list[float]:
         net.set_mask(mask)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NTKWarning)
             return [ntk_condition(net, x, self.method, self.chunk_size).kappa for x in inputs]
 
     @staticmethod
-    def _regions(net: TenasSupernet, mask: Mask, input_sets: list[list[torch.Tensor]]) -> list[int]:
+    def _regions(net: NB201Supernet, mask: Mask, input_sets: list[list[torch.Tensor]]) -> list[int]:
         net.set_mask(mask)
         return [count_linear_regions(net, batches) for batches in input_sets]
 
@@ -214,10 +214,10 @@ class TenasPrune(Searcher):
         while not is_single_path(mask):
             start = time.perf_counter()
             with seeded("tenas.prune-ntk-init", ctx.seed, round_):
-                net = init_weights(TenasSupernet(c["C"], c["N"], data.num_classes), self.init, "fan_out")
+                net = init_weights(NB201Supernet(c["C"], c["N"], data.num_classes), self.init, "fan_out")
             net = net.to(dev).train()
             with seeded("tenas.prune-lr-init", ctx.seed, round_):
-                thin = TenasSupernet(c["lr_C"], 1, data.num_classes, depth=1, use_stem=False)
+                thin = NB201Supernet(c["lr_C"], 1, data.num_classes, depth=1, use_stem=False)
                 thin = init_weights(thin, self.init, "fan_in")
             thin = thin.to(dev).train()
             ntk_inputs, lr_inputs = self._ntk_inputs(ctx, round_), self._lr_inputs(ctx, round_)

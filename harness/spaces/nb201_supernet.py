@@ -1,14 +1,19 @@
-"""The NAS-Bench-201 pruning supernet of TE-NAS, with a per-edge mask of active ops.
+"""The NAS-Bench-201 weight-sharing supernet, with a per-edge mask of active ops.
 
-A re-implementation of the network the official code prunes
-(``TinyNetworkDarts`` with ``NAS201SearchCell``, VITA-Group/TENAS
-``lib/models/cell_searchs/``): the NB201 macro skeleton (stem, N cells, a
-stride-2 residual block, N cells, a block, N cells, BN + ReLU, global pooling,
-linear classifier) in which every cell edge holds *all* candidate ops. An edge
-outputs ``sum_{o active} o(x) / k`` with ``k`` active ops: the official weights
-each op by ``softmax(alpha)`` with pruned ops at ``alpha = -1000``, which is
-exactly ``1/k`` for the active ones and drops the rest (paper section 3.3,
-"pruning-by-importance").
+Every supernet method uses it through :meth:`NB201Space.build_supernet`: SPOS
+activates one op per edge (a single path), MixPath several, TE-NAS prunes from
+all of them. The masks follow the space's choice points (``mask[edge][op]``,
+see :mod:`harness.spaces.masks`).
+
+A re-implementation of the network TE-NAS prunes (``TinyNetworkDarts`` with
+``NAS201SearchCell``, VITA-Group/TENAS ``lib/models/cell_searchs/``): the NB201
+macro skeleton (stem, N cells, a stride-2 residual block, N cells, a block, N
+cells, BN + ReLU, global pooling, linear classifier) in which every cell edge
+holds *all* candidate ops. An edge outputs ``sum_{o active} o(x) / k`` with
+``k`` active ops: TE-NAS weights each op by ``softmax(alpha)`` with pruned ops
+at ``alpha = -1000``, which is exactly ``1/k`` for the active ones and drops
+the rest (TE-NAS section 3.3, "pruning-by-importance"); with one op per edge it
+is the plain single-path network.
 
 The ops are those of the NB201 evaluation network (:func:`harness.spaces.nb201_net.make_op`),
 so a supernet whose mask keeps one op per edge computes the same function as
@@ -28,12 +33,14 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from harness.api import ChoicePoint
 from harness.spaces import nb201 as space
+from harness.spaces.masks import Mask, mask_choices, single_path_mask
+from harness.spaces.masks import check_mask as check_choice_mask
 from harness.spaces.nb201_net import ResNetBasicblock, make_op
 
-Mask = tuple[tuple[bool, ...], ...]  # [edge][op] -> active
-
 NONE = space.OPS.index("none")
+POINTS = tuple(ChoicePoint(f"edge_{i}->{j}", space.OPS) for i, j in space.EDGES)  # as NB201Space's
 
 
 def full_mask(include_none: bool = False) -> Mask:
@@ -43,8 +50,7 @@ def full_mask(include_none: bool = False) -> Mask:
 
 def arch_mask(arch: Sequence[int]) -> Mask:
     """The one-op-per-edge mask of an NB201 architecture (a tuple of six op indices)."""
-    arch = space.validate(tuple(arch))
-    return tuple(tuple(op == chosen for op in range(len(space.OPS))) for chosen in arch)
+    return single_path_mask(POINTS, space.validate(tuple(arch)))
 
 
 def remove_op(mask: Mask, edge: int, op: int) -> Mask:
@@ -52,24 +58,13 @@ def remove_op(mask: Mask, edge: int, op: int) -> Mask:
     return tuple(tuple(on and not (e == edge and o == op) for o, on in enumerate(ops)) for e, ops in enumerate(mask))
 
 
-def is_single_path(mask: Mask) -> bool:
-    return all(sum(ops) == 1 for ops in mask)
-
-
 def mask_to_arch(mask: Mask) -> tuple[int, ...]:
     """The architecture of a single-path mask."""
-    if not is_single_path(mask):
-        raise ValueError(f"mask is not single-path: {[sum(ops) for ops in mask]} active ops per edge")
-    return tuple(ops.index(True) for ops in mask)
+    return space.validate(mask_choices(mask))
 
 
 def check_mask(mask: Mask) -> Mask:
-    mask = tuple(tuple(bool(on) for on in ops) for ops in mask)
-    if len(mask) != len(space.EDGES) or any(len(ops) != len(space.OPS) for ops in mask):
-        raise ValueError(f"a mask needs {len(space.EDGES)} edges x {len(space.OPS)} ops")
-    if any(not any(ops) for ops in mask):
-        raise ValueError("every edge needs at least one active op")
-    return mask
+    return check_choice_mask(mask, POINTS)
 
 
 class MixedEdge(nn.Module):
@@ -109,8 +104,8 @@ class SearchCell(nn.Module):
         return nodes[-1]
 
 
-class TenasSupernet(nn.Module):
-    """The NB201 supernet of TE-NAS (official ``TinyNetworkDarts``), pruned through :attr:`mask`.
+class NB201Supernet(nn.Module):
+    """The NB201 supernet (TE-NAS's ``TinyNetworkDarts``); :attr:`mask` picks the active ops.
 
     Args:
         C, N: channels of the first stage and cells per stage (NB201 trains ``C=16, N=5``;
@@ -134,7 +129,7 @@ class TenasSupernet(nn.Module):
         super().__init__()
         for name, value in (("C", C), ("N", N), ("num_classes", num_classes)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"TenasSupernet: {name} must be a positive int, got {value!r}")
+                raise ValueError(f"NB201Supernet: {name} must be a positive int, got {value!r}")
         self.C, self.N, self.num_classes, self.depth, self.use_stem = C, N, num_classes, depth, use_stem
         self.stem = (
             nn.Sequential(nn.Conv2d(3, C, kernel_size=3, padding=1, bias=False), nn.BatchNorm2d(C))
@@ -155,42 +150,19 @@ class TenasSupernet(nn.Module):
         self.classifier = nn.Linear(C_prev, num_classes)
         self.mask: Mask = check_mask(mask if mask is not None else full_mask())
 
-    def set_mask(self, mask: Mask) -> TenasSupernet:
+    def set_mask(self, mask: Mask) -> NB201Supernet:
         self.mask = check_mask(mask)
         return self
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: Mask | None = None) -> torch.Tensor:
+        """Logits through the ops active in ``mask`` (default :attr:`mask`; a passed mask is not checked)."""
+        mask = self.mask if mask is None else mask
         feature = self.stem(x) if self.stem is not None else x
         for cell in self.cells:
-            feature = cell(feature, self.mask) if isinstance(cell, SearchCell) else cell(feature)
+            feature = cell(feature, mask) if isinstance(cell, SearchCell) else cell(feature)
         out = self.global_pooling(self.lastact(feature)).flatten(1)
         return self.classifier(out)
 
     def extra_repr(self) -> str:
         active = [sum(ops) for ops in self.mask]
         return f"C={self.C}, N={self.N}, depth={self.depth}, use_stem={self.use_stem}, active_ops={active}"
-
-
-def init_weights(model: nn.Module, scheme: str = "pytorch", mode: str = "fan_in") -> nn.Module:
-    """Re-initialise ``model`` in place from the global torch RNG.
-
-    ``"pytorch"`` keeps PyTorch's default initialisation (what the official runs
-    effectively use: ``prune_launch.py`` passes ``--init kaiming_normal``, which
-    ``init_model`` in ``prune_tenas.py`` does not recognise, so it leaves the
-    networks as constructed). ``"kaiming_normal"`` is what that code intends:
-    Kaiming-normal conv/linear weights (``mode`` ``fan_out`` for the NTK network,
-    ``fan_in`` for the linear-region network), zero biases, BN weight 1 and bias 0.
-    """
-    if scheme == "pytorch":
-        return model
-    if scheme != "kaiming_normal":
-        raise ValueError(f"unknown init scheme {scheme!r}; accepted: 'pytorch', 'kaiming_normal'")
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d | nn.Linear):
-            nn.init.kaiming_normal_(m.weight, mode=mode, nonlinearity="relu")
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d) and m.affine:
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
-    return model
