@@ -46,6 +46,15 @@ def test_study_scores_every_sampled_arch_once_and_ranks_them(tmp_path):
         assert (tmp_path / "boards" / "toy" / f"estimators.{ext}").is_file()
 
 
+def test_leaderboard_ranks_best_tau_first_and_failed_estimators_last(tmp_path):
+    broken = {"name": "toy.good", "options": {"nope": 1}, "label": "broken"}  # every row fails
+    cfg = toy_config(tmp_path, [broken, {"name": "toy.good"}, {"name": "toy.inverse"}], sample_size=20)
+    run(cfg)
+    lb = board(cfg)
+    assert list(lb.estimator) == ["toy.inverse", "toy.good", "broken"]  # tau 1.0, < 1.0, none
+    assert lb.kendall_tau.iloc[0] >= lb.kendall_tau.iloc[1] and math.isnan(lb.kendall_tau.iloc[2])
+
+
 def test_every_estimator_sees_the_same_sample_and_a_seed_fixes_it(tmp_path):
     cfg = toy_config(tmp_path, [{"name": "toy.good"}, {"name": "toy.raises"}], seeds=[0, 1])
     run(cfg)
