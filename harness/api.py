@@ -226,6 +226,11 @@ class Estimator(abc.ABC):
     def prepare(self, ctx: Context) -> None:  # noqa: B027 - optional hook
         """One-off work before scoring (a supernet trains here); its cost is charged once."""
 
+    def prepare_log(self) -> list[dict[str, float]]:
+        """Rows describing the one-off work, e.g. a supernet's training curve (one row per epoch,
+        with an ``epoch`` or ``step`` key); the runner keeps them in the store's ``series`` table."""
+        return []
+
     @abc.abstractmethod
     def score(self, arch: Arch, ctx: Context) -> float:
         """The score of one architecture (NaN means failure and is recorded as such)."""

@@ -101,6 +101,7 @@ def _prepare(world: World, store: Store, label: str, seed: int, run_id: int) -> 
         estimator: Estimator = world.estimator(label)
         if previous is not None and previous.status == OK:
             world.ensure_prepared(label, seed)  # loads what the earlier run saved in the workdir
+            _store_prepare_log(store, estimator, label, seed)
             return None
         with measure(world.cfg.device) as cost:
             world.ensure_prepared(label, seed)
@@ -110,7 +111,15 @@ def _prepare(world: World, store: Store, label: str, seed: int, run_id: int) -> 
         return error
     if type(estimator).prepare is not Estimator.prepare:  # only charge estimators that do one-off work
         store.add_prepare(label, seed, CostRow(cost.wall_s, cost.cpu_s, cost.peak_mem_mb), run_id)
+    _store_prepare_log(store, estimator, label, seed)
     return None
+
+
+def _store_prepare_log(store: Store, estimator: Estimator, label: str, seed: int) -> None:
+    """Keep what the estimator reports of its one-off work (a training curve) in the store."""
+    for index, row in enumerate(estimator.prepare_log()):
+        step = int(row.get("step", row.get("epoch", index)))
+        store.add_series(label, seed, step, {k: float(v) for k, v in row.items() if isinstance(v, int | float)})
 
 
 def _score(world, executor, store, jobs, run_id, outcome, progress) -> None:

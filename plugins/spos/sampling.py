@@ -1,0 +1,24 @@
+"""Uniform path sampling (SPOS section 3.2, Eq. 5: Gamma(a) uniform over the space).
+
+Each choice point draws its option independently and uniformly, which is the
+uniform distribution over every architecture of a product space such as NB201.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+from harness.api import ChoicePoint
+from harness.world import derived_seed
+
+
+def uniform_choices(points: Sequence[ChoicePoint], rng: random.Random) -> tuple[int, ...]:
+    """One option index per choice point, each uniform over that point's options."""
+    return tuple(rng.randrange(len(p.options)) for p in points)
+
+
+def step_choices(points: Sequence[ChoicePoint], seed: int, epoch: int, step: int) -> tuple[int, ...]:
+    """The path trained at ``(epoch, step)``: a function of the seed and position only, so a
+    resumed training samples exactly the paths an uninterrupted one would."""
+    return uniform_choices(points, random.Random(derived_seed("spos-path", seed, epoch, step)))
