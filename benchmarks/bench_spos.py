@@ -32,12 +32,7 @@ POINTS = SPACE.choice_points()
 NETWORKS = {"cpu-small": (8, 1, 128), "paper": (16, 5, 64)}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _batch(n: int, seed: int = 0):

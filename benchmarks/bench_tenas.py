@@ -48,12 +48,7 @@ MID = SPACE.parse("|nor_conv_3x3~0|+|nor_conv_3x3~0|none~1|+|nor_conv_1x1~0|avg_
 CONFIGS = {"C3N1": (3, 1, SAMPLED), "C16N5": (16, 5, [MID])}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _rounds(benchmark, archs, make, target):

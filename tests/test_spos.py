@@ -6,14 +6,13 @@ import math
 import random
 from collections import Counter
 
-import numpy as np
 import pytest
 import torch
 from scipy.stats import chisquare
 
 from harness.api import ConfigError, Context, Direction, Estimator, HarnessError
 from harness.costs import params_millions
-from harness.data import BatchProvider, ImageDataset
+from harness.data import BatchProvider
 from harness.registry import get_registry
 from harness.spaces.masks import single_path_mask
 from harness.spaces.nb201 import OPS, NB201Space
@@ -22,6 +21,7 @@ from nas_harness_plugins.spos.estimator import CHECKPOINT, SPOSSupernet
 from nas_harness_plugins.spos.evolution import SPOSEvolution
 from nas_harness_plugins.spos.sampling import step_choices, uniform_choices
 from nas_harness_plugins.spos.training import TrainSettings, make_optimizer, train_step, train_supernet
+from tests.helpers.images import one_torch_thread, tiny_provider
 
 SPACE = NB201Space()
 POINTS = SPACE.choice_points()
@@ -30,24 +30,12 @@ CONV3, CONV1, SKIP = OPS.index("nor_conv_3x3"), OPS.index("nor_conv_1x1"), OPS.i
 
 @pytest.fixture(autouse=True)
 def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny tensors: threads only add overhead
-    yield
-    torch.set_num_threads(threads)
+    with one_torch_thread():
+        yield
 
 
-def tiny_data(seed: int = 0, per_class: int = 16, size: int = 8, classes: int = 4, valid_size=0.25) -> BatchProvider:
-    rng = np.random.default_rng(7)
-    n = per_class * classes
-    ds = ImageDataset(
-        "tiny",
-        [f"c{i}" for i in range(classes)],
-        rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8),
-        np.repeat(np.arange(classes), per_class),
-        rng.integers(0, 256, (classes, size, size, 3), dtype=np.uint8),
-        np.arange(classes),
-    )
-    return BatchProvider(ds, seed=seed, valid_size=valid_size)
+def tiny_data(seed: int = 0) -> BatchProvider:
+    return tiny_provider(seed, per_class=16, valid_size=0.25, pixel_seed=7)
 
 
 def tiny_supernet(seed: int = 0, classes: int = 4):

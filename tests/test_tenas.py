@@ -11,13 +11,12 @@ import math
 import random
 import warnings
 
-import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from harness.api import ConfigError, Context, Direction, HarnessError
-from harness.data import BatchProvider, ImageDataset
+from harness.data import BatchProvider
 from harness.registry import get_registry
 from harness.spaces.nb201 import NB201Space
 from harness.spaces.nb201_net import NB201Network
@@ -46,6 +45,7 @@ from nas_harness_plugins.tenas.proxies import (
     combine_ranks,
 )
 from nas_harness_plugins.tenas.prune import TenasPrune, choose_pruned
+from tests.helpers.images import one_torch_thread, tiny_provider
 
 SPACE = NB201Space()
 ARCH = SPACE.parse("|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|none~2|")
@@ -54,25 +54,13 @@ EMPTY = SPACE.parse("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|")  # no pat
 
 @pytest.fixture(autouse=True)
 def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny tensors: threads only add overhead on a shared machine
-    yield
-    torch.set_num_threads(threads)
+    with one_torch_thread():
+        yield
 
 
-def tiny_data(seed: int = 0, per_class: int = 12, size: int = 8, classes: int = 4) -> BatchProvider:
+def tiny_data(seed: int = 0) -> BatchProvider:
     """A real BatchProvider over a generated in-memory ImageDataset (random pixels)."""
-    rng = np.random.default_rng(123)
-    n = per_class * classes
-    ds = ImageDataset(
-        "tiny",
-        [f"c{i}" for i in range(classes)],
-        rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8),
-        np.repeat(np.arange(classes), per_class),
-        rng.integers(0, 256, (classes, size, size, 3), dtype=np.uint8),
-        np.arange(classes),
-    )
-    return BatchProvider(ds, seed=seed, valid_size=0)
+    return tiny_provider(seed)
 
 
 def tiny_ctx(seed: int = 0) -> Context:
