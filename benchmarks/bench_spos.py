@@ -23,9 +23,9 @@ import torch
 
 from harness.spaces.masks import single_path_mask
 from harness.spaces.nb201 import NB201Space
-from nas_harness_plugins.spos.calibration import accuracy, recalibrate_bn
+from harness.supernets.calibration import accuracy, recalibrate_bn
+from harness.supernets.training import TrainSettings, make_optimizer, train_step
 from nas_harness_plugins.spos.sampling import uniform_choices
-from nas_harness_plugins.spos.training import TrainSettings, make_optimizer, train_step
 
 SPACE = NB201Space()
 POINTS = SPACE.choice_points()
@@ -52,7 +52,7 @@ def test_training_images_per_second(benchmark, preset):
 
     def run():
         for _ in range(steps):
-            train_step(net, optimizer, batch, uniform_choices(POINTS, rng), POINTS, 5.0)
+            train_step(net, optimizer, batch, single_path_mask(POINTS, uniform_choices(POINTS, rng)), 5.0)
 
     benchmark.pedantic(run, rounds=3, iterations=1, warmup_rounds=1)
     images_per_s = steps * batch_size / benchmark.stats.stats.median

@@ -16,15 +16,22 @@ from harness.data import BatchProvider
 from harness.registry import get_registry
 from harness.spaces.masks import single_path_mask
 from harness.spaces.nb201 import OPS, NB201Space
-from nas_harness_plugins.spos.calibration import accuracy, batchnorms, recalibrate_bn
-from nas_harness_plugins.spos.estimator import CHECKPOINT, SPOSSupernet
+from harness.supernets.calibration import accuracy, batchnorms, recalibrate_bn
+from harness.supernets.estimator import CHECKPOINT
+from harness.supernets.training import TrainSettings, make_optimizer, train_step, train_supernet
+from nas_harness_plugins.spos.estimator import SPOSSupernet
 from nas_harness_plugins.spos.evolution import SPOSEvolution
 from nas_harness_plugins.spos.sampling import step_choices, uniform_choices
-from nas_harness_plugins.spos.training import TrainSettings, make_optimizer, train_step, train_supernet
 from tests.helpers.images import one_torch_thread, tiny_provider
 
 SPACE = NB201Space()
 POINTS = SPACE.choice_points()
+
+
+def SAMPLER(epoch, step):  # noqa: N802 - a constant-like module-level sampler
+    return single_path_mask(POINTS, step_choices(POINTS, 0, epoch, step))
+
+
 CONV3, CONV1, SKIP = OPS.index("nor_conv_3x3"), OPS.index("nor_conv_1x1"), OPS.index("skip_connect")
 
 
@@ -99,7 +106,7 @@ def test_a_training_step_updates_only_the_sampled_path_and_no_decay_or_momentum_
     batch = data.train_batch(0, 8)
     first = (CONV3,) * 6
     before = _params(net)
-    train_step(net, opt, batch, first, POINTS, grad_clip=5.0)
+    train_step(net, opt, batch, single_path_mask(POINTS, first), grad_clip=5.0)
     after_first = _params(net)
     for name, value in before.items():
         where = _edge_op(name)
@@ -111,7 +118,7 @@ def test_a_training_step_updates_only_the_sampled_path_and_no_decay_or_momentum_
     # second step on another path: the first path's ops keep their weights although they carry
     # momentum and weight decay would shrink them; shared parts move again
     second = (CONV1,) * 6
-    train_step(net, opt, data.train_batch(1, 8), second, POINTS, grad_clip=5.0)
+    train_step(net, opt, data.train_batch(1, 8), single_path_mask(POINTS, second), grad_clip=5.0)
     after_second = _params(net)
     for name, value in after_first.items():
         where = _edge_op(name)
@@ -190,7 +197,7 @@ def test_interrupted_training_resumes_to_the_same_weights(tmp_path):
     settings = TrainSettings(epochs=3, batch_size=8, lr=0.05)
     data = tiny_data()
     straight = tiny_supernet()
-    state = train_supernet(straight, POINTS, data, settings, seed=5, checkpoint=tmp_path / "a.pt")
+    state = train_supernet(straight, SAMPLER, data, settings, seed=5, checkpoint=tmp_path / "a.pt")
     assert [row["epoch"] for row in state.curve] == [1, 2, 3]
     assert all(math.isfinite(row["loss"]) and 0 <= row["train_acc"] <= 100 for row in state.curve)
 
@@ -203,39 +210,44 @@ def test_interrupted_training_resumes_to_the_same_weights(tmp_path):
 
     resumed = tiny_supernet()
     with pytest.raises(Killed):
-        train_supernet(resumed, POINTS, data, settings, seed=5, checkpoint=tmp_path / "b.pt", on_epoch=kill_after_first)
+        train_supernet(
+            resumed, SAMPLER, data, settings, seed=5, checkpoint=tmp_path / "b.pt", on_epoch=kill_after_first
+        )
     fresh = tiny_supernet(seed=99)  # a new process: other initial weights, all replaced by the checkpoint
-    again = train_supernet(fresh, POINTS, data, settings, seed=5, checkpoint=tmp_path / "b.pt")
+    again = train_supernet(fresh, SAMPLER, data, settings, seed=5, checkpoint=tmp_path / "b.pt")
     assert [row["epoch"] for row in again.curve] == [1, 2, 3]
     for (name, a), (_, b) in zip(straight.state_dict().items(), fresh.state_dict().items(), strict=True):
         assert torch.equal(a, b), name
     # a finished checkpoint trains nothing more
     done = tiny_supernet(seed=1)
-    assert train_supernet(done, POINTS, data, settings, seed=5, checkpoint=tmp_path / "a.pt").curve == state.curve
+    assert train_supernet(done, SAMPLER, data, settings, seed=5, checkpoint=tmp_path / "a.pt").curve == state.curve
 
 
 def test_a_checkpoint_from_other_settings_is_refused_with_the_reason(tmp_path):
     data = tiny_data()
     train_supernet(
-        tiny_supernet(), POINTS, data, TrainSettings(epochs=1, batch_size=8), 0, checkpoint=tmp_path / "c.pt"
+        tiny_supernet(), SAMPLER, data, TrainSettings(epochs=1, batch_size=8), 0, checkpoint=tmp_path / "c.pt"
     )
     with pytest.raises(HarnessError, match="settings"):
         train_supernet(
-            tiny_supernet(), POINTS, data, TrainSettings(epochs=2, batch_size=8), 0, checkpoint=tmp_path / "c.pt"
+            tiny_supernet(), SAMPLER, data, TrainSettings(epochs=2, batch_size=8), 0, checkpoint=tmp_path / "c.pt"
         )
     wider = SPACE.build_supernet(C=3, N=1, num_classes=4)
     with pytest.raises(HarnessError, match="network"):
-        train_supernet(wider, POINTS, data, TrainSettings(epochs=1, batch_size=8), 0, checkpoint=tmp_path / "c.pt")
+        train_supernet(wider, SAMPLER, data, TrainSettings(epochs=1, batch_size=8), 0, checkpoint=tmp_path / "c.pt")
+    with pytest.raises(HarnessError, match="sampler"):
+        train_supernet(tiny_supernet(), SAMPLER, data, TrainSettings(epochs=1, batch_size=8), 0,
+                       sampler_id="another rule", checkpoint=tmp_path / "c.pt")  # fmt: skip
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(HarnessError, match="could not be read"):
         train_supernet(
-            tiny_supernet(), POINTS, data, TrainSettings(epochs=1, batch_size=8), 0, checkpoint=tmp_path / "junk.pt"
+            tiny_supernet(), SAMPLER, data, TrainSettings(epochs=1, batch_size=8), 0, checkpoint=tmp_path / "junk.pt"
         )
 
 
 def test_divergence_is_reported_with_where_it_happened():
     with pytest.raises(HarnessError, match="diverged"):
-        train_supernet(tiny_supernet(), POINTS, tiny_data(), TrainSettings(epochs=2, batch_size=8, lr=1e12, lr_min=0,
+        train_supernet(tiny_supernet(), SAMPLER, tiny_data(), TrainSettings(epochs=2, batch_size=8, lr=1e12, lr_min=0,
                                                                            grad_clip=None), 0)  # fmt: skip
 
 
@@ -269,7 +281,7 @@ def test_estimator_trains_once_scores_from_inherited_weights_and_reloads(tmp_pat
     assert all(0.0 <= s <= 100.0 for s in scores)
     assert [est.score(a, ctx) for a in archs] == scores  # recalibration makes a score independent of order
     # a second process loads the finished supernet instead of training
-    import nas_harness_plugins.spos.training as training
+    import harness.supernets.training as training
 
     monkeypatch.setattr(training, "train_step", lambda *a, **k: pytest.fail("retrained a finished supernet"))
     again = SPOSSupernet(preset="cpu-small", **TINY)

@@ -1,11 +1,12 @@
-"""Supernet training with uniform single-path sampling (SPOS section 3.2), checkpointed per epoch.
+"""Weight-sharing supernet training, one sampled path per step, checkpointed per epoch.
 
-Each step samples one path uniformly (:func:`.sampling.step_choices`), runs the
-batch through it and updates only that path: the unused options get no
-gradient (``zero_grad(set_to_none=True)``), and :class:`torch.optim.SGD` skips
+The method decides which path a step trains (``sampler(epoch, step) -> Mask``:
+SPOS one option per choice point, MixPath up to m); the loop runs the batch
+through that path and updates only it: the unused options get no gradient
+(``zero_grad(set_to_none=True)``), and :class:`torch.optim.SGD` skips
 parameters without a gradient entirely, so they get no weight decay and no
-momentum step either (as in the official code, where only the sampled path
-takes part in the step).
+momentum step either (as in the official SPOS code, where only the sampled
+path takes part in the step).
 
 Defaults are NAS-Bench-201's weight-sharing recipe (AutoDL-Projects
 ``configs/nas-benchmark/algos/RANDOM.config`` / ``SETN.config``, used for its
@@ -13,7 +14,8 @@ one-shot baselines): SGD with Nesterov momentum 0.9, lr 0.025 cosine-annealed
 per step to 0.001, weight decay 5e-4, batch 64, gradient-norm clipping at 5,
 250 epochs, random crop + flip.
 
-The paths, batches and augmentations are functions of (seed, epoch, step), and
+Samplers must make the path a function of (seed, epoch, step), as the batches
+and augmentations are; then
 a checkpoint is written atomically after every epoch, so an interrupted
 training resumes at the last finished epoch and ends with the same weights as
 an uninterrupted one (on CPU).
@@ -25,7 +27,7 @@ import hashlib
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -34,9 +36,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from harness.api import ChoicePoint, ConfigError, HarnessError
-from harness.spaces.masks import single_path_mask
-from nas_harness_plugins.spos.sampling import step_choices
+from harness.api import ConfigError, HarnessError
+from harness.spaces.masks import Mask
+
+PathSampler = Callable[[int, int], Mask]  # (epoch, step) -> the path trained at that step
 
 
 @dataclass(frozen=True)
@@ -56,24 +59,24 @@ class TrainSettings:
         for name in ("epochs", "batch_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"spos training: {name} = {value!r}; accepted: a positive integer")
+                raise ConfigError(f"supernet training: {name} = {value!r}; accepted: a positive integer")
         if self.max_steps_per_epoch is not None and (
             isinstance(self.max_steps_per_epoch, bool)
             or not isinstance(self.max_steps_per_epoch, int)
             or self.max_steps_per_epoch < 1
         ):
             raise ConfigError(
-                f"spos training: max_steps_per_epoch = {self.max_steps_per_epoch!r}; "
+                f"supernet training: max_steps_per_epoch = {self.max_steps_per_epoch!r}; "
                 "accepted: a positive integer or none"
             )
         for name in ("lr", "lr_min", "momentum", "weight_decay"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-                raise ConfigError(f"spos training: {name} = {value!r}; accepted: a finite number >= 0")
+                raise ConfigError(f"supernet training: {name} = {value!r}; accepted: a finite number >= 0")
         if self.lr_min > self.lr:
-            raise ConfigError(f"spos training: lr_min = {self.lr_min} is above lr = {self.lr}")
+            raise ConfigError(f"supernet training: lr_min = {self.lr_min} is above lr = {self.lr}")
         if self.grad_clip is not None and (not isinstance(self.grad_clip, int | float) or not self.grad_clip > 0):
-            raise ConfigError(f"spos training: grad_clip = {self.grad_clip!r}; accepted: a number > 0 or none")
+            raise ConfigError(f"supernet training: grad_clip = {self.grad_clip!r}; accepted: a number > 0 or none")
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -100,15 +103,14 @@ def train_step(
     net: nn.Module,
     optimizer: torch.optim.Optimizer,
     batch: tuple[torch.Tensor, torch.Tensor],
-    choices: Sequence[int],
-    points: Sequence[ChoicePoint],
+    mask: Mask,
     grad_clip: float | None,
 ) -> tuple[float, int]:
-    """One SPOS update of the path ``choices``; returns (loss, number of correct predictions)."""
+    """One update of the path ``mask``; returns (loss, number of correct predictions)."""
     x, y = batch
     net.train()
     optimizer.zero_grad(set_to_none=True)  # unused options keep grad None: SGD leaves them untouched
-    logits = net(x, single_path_mask(points, choices))
+    logits = net(x, mask)
     loss = F.cross_entropy(logits, y)
     loss.backward()
     if grad_clip is not None:
@@ -125,20 +127,23 @@ class TrainingState:
 
 def train_supernet(
     net: nn.Module,
-    points: Sequence[ChoicePoint],
+    sampler: PathSampler,
     data: Any,
     settings: TrainSettings,
     seed: int,
     *,
+    sampler_id: str = "",
     checkpoint: str | Path | None = None,
     device: str = "cpu",
     on_epoch: Callable[[dict[str, float]], None] | None = None,
 ) -> TrainingState:
-    """Train ``net`` (a supernet with ``forward(x, mask)``) on ``data`` (a BatchProvider).
+    """Train ``net`` (a supernet with ``forward(x, mask)``) on ``data`` (a BatchProvider),
+    step ``(epoch, step)`` through the path ``sampler(epoch, step)``.
 
     With ``checkpoint``, training resumes from it when it exists (it must have
-    been written with the same settings and data) and it is rewritten after
-    every epoch. ``on_epoch`` gets each finished epoch's curve row.
+    been written with the same settings, data, seed, network and ``sampler_id``,
+    which names the sampling rule) and it is rewritten after every epoch.
+    ``on_epoch`` gets each finished epoch's curve row.
     """
     net.to(device)
     optimizer = make_optimizer(net, settings)
@@ -149,6 +154,7 @@ def train_supernet(
         "data": data.fingerprint(),
         "seed": int(seed),
         "network": shapes_digest(net),
+        "sampler": sampler_id,
     }
     if path is not None and path.exists():
         state = load_checkpoint(path, net, optimizer, identity, device)
@@ -157,7 +163,7 @@ def train_supernet(
         steps_per_epoch = min(steps_per_epoch, settings.max_steps_per_epoch)
     if steps_per_epoch < 1:
         raise ConfigError(
-            f"spos training: batch_size = {settings.batch_size} is larger than the train split "
+            f"supernet training: batch_size = {settings.batch_size} is larger than the train split "
             f"({data.split_sizes()['train']} images)"
         )
     total_steps = settings.epochs * steps_per_epoch
@@ -169,11 +175,11 @@ def train_supernet(
             lr = cosine_lr(settings, epoch * steps_per_epoch + step, total_steps)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            loss, hits = train_step(
-                net, optimizer, batch, step_choices(points, seed, epoch, step), points, settings.grad_clip
-            )
+            loss, hits = train_step(net, optimizer, batch, sampler(epoch, step), settings.grad_clip)
             if not math.isfinite(loss):
-                raise HarnessError(f"spos training diverged: loss {loss} at epoch {epoch}, step {step} (lr {lr:.4g})")
+                raise HarnessError(
+                    f"supernet training diverged: loss {loss} at epoch {epoch}, step {step} (lr {lr:.4g})"
+                )
             loss_sum += loss * len(batch[1])
             correct += hits
             seen += len(batch[1])
@@ -208,7 +214,7 @@ def save_checkpoint(
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(
         {
-            "format": "nas-harness/spos-checkpoint/1",
+            "format": "nas-harness/supernet-checkpoint/1",
             "identity": identity,
             "epoch": state.epoch,
             "curve": state.curve,
@@ -226,15 +232,15 @@ def load_checkpoint(
     try:
         saved = torch.load(path, map_location=device, weights_only=True)
     except Exception as exc:
-        raise HarnessError(f"spos checkpoint {path} could not be read ({exc}); delete it to retrain") from exc
-    if not isinstance(saved, dict) or saved.get("format") != "nas-harness/spos-checkpoint/1":
-        raise HarnessError(f"{path} is not an spos checkpoint; delete it to retrain")
+        raise HarnessError(f"supernet checkpoint {path} could not be read ({exc}); delete it to retrain") from exc
+    if not isinstance(saved, dict) or saved.get("format") != "nas-harness/supernet-checkpoint/1":
+        raise HarnessError(f"{path} is not an supernet checkpoint; delete it to retrain")
     if saved["identity"] != identity:
         changed = sorted(
             k for k in set(saved["identity"]) | set(identity) if saved["identity"].get(k) != identity.get(k)
         )
         raise HarnessError(
-            f"spos checkpoint {path} was trained with other {', '.join(changed)} than this study asks for; "
+            f"supernet checkpoint {path} was trained with other {', '.join(changed)} than this study asks for; "
             "delete it (or use another study output) to retrain"
         )
     net.load_state_dict(saved["model"])
