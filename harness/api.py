@@ -136,6 +136,15 @@ class SearchSpace(abc.ABC):
     def build(self, arch: Arch, **net_cfg: Any) -> torch.nn.Module:
         """A freshly initialised network for ``arch``."""
 
+    def format_labels(self, labels: Sequence[str]) -> str:
+        """The space's string layout with ``labels[i]`` in place of choice point ``i``'s option name
+        (multi-path variants write several options there)."""
+        raise NotImplementedError(f"search space {self.name!r} has no label-level string form")
+
+    def parse_labels(self, text: str) -> list[str]:
+        """Inverse of :meth:`format_labels`: one label per choice point (layout checked, labels not)."""
+        raise NotImplementedError(f"search space {self.name!r} has no label-level string form")
+
     def build_supernet(self, **net_cfg: Any) -> torch.nn.Module:
         """A weight-sharing network holding every option of every choice point.
 

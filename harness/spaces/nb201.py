@@ -78,17 +78,37 @@ def validate(arch: object) -> tuple[int, ...]:
 
 def to_str(arch: tuple[int, ...]) -> str:
     """The official string of ``arch``."""
-    arch = validate(arch)
+    return format_edges([OPS[op] for op in validate(arch)])
+
+
+def format_edges(labels: Sequence[str]) -> str:
+    """The official string layout with ``labels[e]`` in place of edge ``e``'s op name."""
     groups = []
     k = 0
     for j in range(1, NUM_NODES):
-        groups.append("|" + "|".join(f"{OPS[arch[k + i]]}~{i}" for i in range(j)) + "|")
+        groups.append("|" + "|".join(f"{labels[k + i]}~{i}" for i in range(j)) + "|")
         k += j
     return "+".join(groups)
 
 
 def parse(text: str) -> tuple[int, ...]:
     """Parse the official string; errors name the bad part and what is accepted."""
+    arch = []
+    for (i, j), op in zip(EDGES, parse_edges(text), strict=True):
+        if op not in OPS:
+            raise ArchitectureError(
+                f"NAS-Bench-201 architecture {text!r}: unknown op {op!r} on edge {i}->{j}; "
+                f"accepted ops: {', '.join(OPS)}"
+            )
+        arch.append(OPS.index(op))
+    return tuple(arch)
+
+
+def parse_edges(text: str) -> list[str]:
+    """The label of each edge (in :data:`EDGES` order) of a string in the official layout.
+
+    Checks the layout only (groups, ``~`` and input numbers); the labels are the caller's to check.
+    """
     if not isinstance(text, str):
         raise ArchitectureError(f"NAS-Bench-201 architecture must be a string, got {type(text).__name__} {text!r}")
     form = "|op~0|+|op~0|op~1|+|op~0|op~1|op~2|"
@@ -98,7 +118,7 @@ def parse(text: str) -> tuple[int, ...]:
             f"NAS-Bench-201 architecture {text!r} has {len(groups)} '+'-separated node groups; "
             f"expected {NUM_NODES - 1} in the form {form}"
         )
-    arch: list[int] = []
+    labels: list[str] = []
     for j, group in enumerate(groups, start=1):
         if not (group.startswith("|") and group.endswith("|")) or len(group) < 2:
             raise ArchitectureError(
@@ -112,15 +132,10 @@ def parse(text: str) -> tuple[int, ...]:
                 f"({group!r}); expected {j} (inputs 0..{j - 1})"
             )
         for i, edge in enumerate(edges):
-            op, sep, source = edge.partition("~")
+            op, sep, source = edge.rpartition("~")
             if not sep:
                 raise ArchitectureError(
                     f"NAS-Bench-201 architecture {text!r}: edge {edge!r} of node {j} lacks '~'; expected 'op~input'"
-                )
-            if op not in OPS:
-                raise ArchitectureError(
-                    f"NAS-Bench-201 architecture {text!r}: unknown op {op!r} on edge {i}->{j}; "
-                    f"accepted ops: {', '.join(OPS)}"
                 )
             if not source.isdigit() or int(source) >= j:
                 raise ArchitectureError(
@@ -132,8 +147,8 @@ def parse(text: str) -> tuple[int, ...]:
                     f"NAS-Bench-201 architecture {text!r}: node {j} lists input {source} in position {i}; "
                     f"inputs must be listed in order 0..{j - 1}"
                 )
-            arch.append(OPS.index(op))
-    return tuple(arch)
+            labels.append(op)
+    return labels
 
 
 def is_disconnected(arch: tuple[int, ...]) -> bool:
@@ -205,6 +220,12 @@ class NB201Space(SearchSpace):
 
     def choice_points(self) -> list[ChoicePoint]:
         return [ChoicePoint(f"edge_{i}->{j}", OPS) for i, j in EDGES]
+
+    def format_labels(self, labels: Sequence[str]) -> str:
+        return format_edges(labels)
+
+    def parse_labels(self, text: str) -> list[str]:
+        return parse_edges(text)
 
     def build_supernet(self, **net_cfg: Any) -> torch.nn.Module:
         """The weight-sharing supernet over every edge's five ops (``C=16, N=5`` by default)."""

@@ -28,7 +28,7 @@ Official configurations (``prune_tenas.py``, NB201 branch):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -67,28 +67,47 @@ def check_mask(mask: Mask) -> Mask:
     return check_choice_mask(mask, POINTS)
 
 
-class MixedEdge(nn.Module):
-    """All NB201 ops of one edge; ``forward`` averages the active ones (official ``w = 1/k``)."""
+EdgeNorm = Callable[[int], nn.Module]  # C -> a module called as norm(summed_output, active_mask_of_the_edge)
+COMBINE_MODES = ("mean", "sum")
 
-    def __init__(self, C: int) -> None:
+
+class MixedEdge(nn.Module):
+    """All NB201 ops of one edge; ``forward`` combines the active ones.
+
+    ``combine="mean"``: the average (TE-NAS's ``w = 1/k``; one active op: that op).
+    ``combine="sum"``: the plain sum (MixPath). ``norm`` (optional, MixPath's
+    Shadow BN and its ablations) is applied to the combination, except when
+    ``none`` is the only active op: the edge then outputs zeros, as the
+    single-path network does.
+    """
+
+    def __init__(self, C: int, combine: str = "mean", norm: nn.Module | None = None) -> None:
         super().__init__()
+        if combine not in COMBINE_MODES:
+            raise ValueError(f"edge combine = {combine!r}; accepted: {', '.join(COMBINE_MODES)}")
         self.ops = nn.ModuleList(make_op(name, C) for name in space.OPS)
+        self.combine = combine
+        self.norm = norm
 
     def forward(self, x: torch.Tensor, active: Sequence[bool]) -> torch.Tensor:
         chosen = [op for op, on in zip(self.ops, active, strict=True) if on]
-        w = 1.0 / len(chosen)
-        out = chosen[0](x) * w
+        w = 1.0 / len(chosen) if self.combine == "mean" else 1.0
+        out = chosen[0](x) * w if w != 1.0 else chosen[0](x)
         for op in chosen[1:]:
-            out = out + op(x) * w
+            out = out + (op(x) * w if w != 1.0 else op(x))
+        if self.norm is not None and any(on for o, on in enumerate(active) if o != NONE):
+            out = self.norm(out, active)
         return out
 
 
 class SearchCell(nn.Module):
     """NB201 cell with a :class:`MixedEdge` on each of its six edges (official ``NAS201SearchCell``)."""
 
-    def __init__(self, C: int) -> None:
+    def __init__(self, C: int, combine: str = "mean", edge_norm: EdgeNorm | None = None) -> None:
         super().__init__()
-        self.edges = nn.ModuleList(MixedEdge(C) for _ in space.EDGES)
+        self.edges = nn.ModuleList(
+            MixedEdge(C, combine, edge_norm(C) if edge_norm is not None else None) for _ in space.EDGES
+        )
         num_nodes = 1 + max(j for _, j in space.EDGES)
         self.inputs = [[(e, i) for e, (i, to) in enumerate(space.EDGES) if to == j] for j in range(1, num_nodes)]
         self.in_dim = self.out_dim = C
@@ -114,6 +133,9 @@ class NB201Supernet(nn.Module):
         depth: keep only the first ``depth`` cells/blocks (``-1``: all; the thin network uses 1).
         use_stem: apply the 3x3 conv + BN stem; without it the input must have ``C`` channels.
         mask: active ops per edge (default :func:`full_mask`); change it with :meth:`set_mask`.
+        edge_combine: ``"mean"`` (TE-NAS, default) or ``"sum"`` (MixPath) of an edge's active ops.
+        edge_norm: a factory ``C -> module`` of the per-edge normalisation after the combination
+            (MixPath's Shadow BN), or None.
     """
 
     def __init__(
@@ -125,6 +147,8 @@ class NB201Supernet(nn.Module):
         depth: int = -1,
         use_stem: bool = True,
         mask: Mask | None = None,
+        edge_combine: str = "mean",
+        edge_norm: EdgeNorm | None = None,
     ) -> None:
         super().__init__()
         for name, value in (("C", C), ("N", N), ("num_classes", num_classes)):
@@ -143,7 +167,9 @@ class NB201Supernet(nn.Module):
         for index, (C_curr, reduction) in enumerate(zip(channels, reductions, strict=True)):
             if depth > 0 and index >= depth:
                 break
-            self.cells.append(ResNetBasicblock(C_prev, C_curr) if reduction else SearchCell(C_curr))
+            self.cells.append(
+                ResNetBasicblock(C_prev, C_curr) if reduction else SearchCell(C_curr, edge_combine, edge_norm)
+            )
             C_prev = C_curr
         self.lastact = nn.Sequential(nn.BatchNorm2d(C_prev), nn.ReLU(inplace=True))
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
