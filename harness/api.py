@@ -269,6 +269,9 @@ class SearchResult:
     history: list[dict[str, Any]] = field(default_factory=list)
     front: list[Arch] = field(default_factory=list)  # multi-objective searchers
     evaluations: int = 0
+    #: the space ``best`` and ``front`` belong to when it is not the study's (e.g. a multi-path
+    #: variant); their strings are stored, and those the benchmark cannot read are reported as such
+    space: SearchSpace | None = None
 
 
 class Searcher(abc.ABC):

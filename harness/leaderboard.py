@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness.api import Benchmark, BenchmarkError
+from harness.api import ArchitectureError, Benchmark, BenchmarkError
 from harness.metrics import ranking_report
 from harness.store import OK, Store
 from harness.world import World
@@ -27,6 +27,15 @@ from harness.world import World
 def _truth(bench: Benchmark, world: World, arch: str) -> float:
     cfg = world.cfg
     return bench.accuracy(world.space.parse(arch), split=cfg.split, epochs=cfg.epochs)
+
+
+def _truth_or_none(bench: Benchmark, world: World, arch: str) -> float | None:
+    """Ground truth of ``arch``, or None when the benchmark has none (or cannot even read it, e.g. a
+    multi-path architecture returned by a searcher of another space)."""
+    try:
+        return _truth(bench, world, arch)
+    except (BenchmarkError, ArchitectureError):
+        return None
 
 
 def estimator_table(store: Store, world: World) -> pd.DataFrame:
@@ -119,10 +128,14 @@ def searcher_table(store: Store, world: World) -> pd.DataFrame:
         ok = mine[mine.status == OK]
         accs, missing = [], []
         for arch in ok.arch:
-            try:
-                accs.append(_truth(bench, world, arch))
-            except BenchmarkError:  # a searcher returned an architecture the benchmark has no ground truth for
+            acc = _truth_or_none(bench, world, arch)
+            if acc is None:  # a searcher returned an architecture the benchmark has no ground truth for
                 missing.append(f"no ground truth for {arch}")
+            else:
+                accs.append(acc)
+        fronts = [json.loads(f) for f in ok.front_json if isinstance(f, str)]
+        front_accs = [[_truth_or_none(bench, world, a) for a in front] for front in fronts]
+        judged = [a for accs_ in front_accs for a in accs_ if a is not None]
         prep = prepares[prepares.estimator == ref.estimator]
         rows.append(
             {
@@ -137,6 +150,9 @@ def searcher_table(store: Store, world: World) -> pd.DataFrame:
                 "evaluations_mean": float(ok.evaluations.mean()) if len(ok) else math.nan,
                 "search_s_mean": float(ok.wall_s.mean()) if len(ok) else math.nan,
                 "prepare_s": float(prep.wall_s.sum()) if len(prep) else 0.0,
+                "front_size_mean": float(pd.Series([len(f) for f in fronts]).mean()) if fronts else math.nan,
+                "front_with_truth": len(judged),
+                "front_best_accuracy": max(judged) if judged else math.nan,
                 "failures": int((mine.status != OK).sum()),
                 "archs": " ; ".join(ok.arch),
                 "errors": " ; ".join([*(e for e in mine.error if isinstance(e, str)), *missing]),

@@ -147,7 +147,7 @@ def _search(world: World, store: Store, run_id: int) -> None:
                 ctx = world.context(ref.estimator, seed)
                 with measure(world.cfg.device) as cost:
                     result = searcher.search(world.estimator(ref.estimator), ctx)
-                to_str = world.space.to_str
+                to_str = (result.space or world.space).to_str
                 store.add_search(
                     ref.label, seed, ref.estimator, to_str(result.best), [to_str(a) for a in result.front],
                     result.evaluations, result.history, CostRow(cost.wall_s, cost.cpu_s, cost.peak_mem_mb), run_id,

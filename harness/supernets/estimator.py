@@ -111,9 +111,12 @@ class WeightSharingEstimator(Supernet):
         return list(self.curve)
 
     def score(self, arch: Arch, ctx: Context) -> float:
+        return self.score_path(self.score_mask(arch, ctx))
+
+    def score_path(self, mask: Mask) -> float:
+        """Accuracy (%) of any path of the supernet (multi-path ones too, for searchers over them)."""
         if self.net is None:
-            raise RuntimeError(f"{self.name}: score() before prepare()")
-        mask = self.score_mask(arch, ctx)
+            raise RuntimeError(f"{self.name}: scoring before prepare()")
         if self.settings["calibrate"]:
             recalibrate_bn(self.net, mask, self._calibration)
         return accuracy(self.net, mask, self._evaluation)

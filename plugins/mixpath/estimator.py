@@ -1,0 +1,148 @@
+"""MixPath estimators: a multi-path supernet per study seed, scored on single-path architectures.
+
+Training (section 3.3): every step and every choice point draws a number of
+paths k uniformly from 1..m, then k distinct ops (not ``none``) without
+replacement; their outputs are summed and normalised by the variant's
+per-edge module (:mod:`.shadow_bn`). Scoring: the architecture's single path
+(k = 1 everywhere: ``SBN_1``), BN post-calibration on fixed training batches
+(switchable: ``calibrate``), then top-1 accuracy (%) on a fixed validation set.
+The loop, checkpoints, calibration and scoring are the harness's
+(:mod:`harness.supernets`).
+
+One estimator per ablation, so a leaderboard compares them on the same
+architectures: ``mixpath.supernet`` (linear SBN + calibration: the paper's
+method), ``mixpath.sbn_nocal`` (SBN without calibration), ``mixpath.vanilla``
+(one shared BN), ``mixpath.exponential`` (one BN per op combination) and
+``mixpath.scaling`` (sum divided by k, no BN); the three ablations are
+post-calibrated like the method, so they differ from it in one thing only.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from torch import nn
+
+from harness.api import ConfigError, Context
+from harness.spaces.multipath import MultiPathSpace
+from harness.supernets.estimator import TRAINING_DEFAULTS, WeightSharingEstimator
+from harness.supernets.training import PathSampler
+from harness.world import derived_seed
+from nas_harness_plugins.mixpath.shadow_bn import shadow_statistics, variant_network
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # NAS-Bench-201's weight-sharing recipe on its full-size network (for a GPU), as for SPOS.
+    "paper": {
+        "m": 4,
+        "C": 16,
+        "N": 5,
+        **TRAINING_DEFAULTS,
+        "calibrate": True,
+        "calibration_batches": 20,
+        "calibration_batch_size": 256,
+        "eval_images": None,
+        "eval_batch_size": 512,
+    },
+    # The SPOS cpu-small budget (plugins/mixpath/README.md): minutes on 2 CPU cores.
+    "cpu-small": {
+        "m": 4,
+        "C": 8,
+        "N": 1,
+        **TRAINING_DEFAULTS,
+        "epochs": 8,
+        "batch_size": 128,
+        "lr": 0.1,
+        "calibrate": True,
+        "calibration_batches": 4,
+        "calibration_batch_size": 128,
+        "eval_images": 1000,
+        "eval_batch_size": 500,
+    },
+}
+
+
+class MixPathSupernet(WeightSharingEstimator):
+    """MixPath (Chu et al., ICCV 2023): linear Shadow BN + BN post-calibration.
+
+    Options: ``m`` (most active paths per choice point), plus those of
+    :class:`~harness.supernets.estimator.WeightSharingEstimator`; presets ``paper``, ``cpu-small``.
+    """
+
+    name = "mixpath.supernet"
+    variant = "sbn"
+    default_calibrate = True
+
+    def __init__(self, preset: str = "paper", **overrides: Any) -> None:
+        self.presets = {k: {**v, "calibrate": self.default_calibrate} for k, v in PRESETS.items()}
+        super().__init__(preset, **overrides)
+        self.m = self.settings["m"]
+        if isinstance(self.m, bool) or not isinstance(self.m, int) or self.m < 1:
+            raise ConfigError(f"{self.name}: m = {self.m!r}; accepted: a positive integer")
+        self.statistics: dict[str, float] = {}
+
+    def multipath_space(self, ctx: Context) -> MultiPathSpace:
+        try:
+            return MultiPathSpace(ctx.space, self.m)
+        except (NotImplementedError, ValueError) as exc:
+            raise ConfigError(
+                f"{self.name}: no multi-path variant of space {ctx.space.name!r} with m={self.m}: {exc}"
+            ) from exc
+
+    def build_network(self, ctx: Context, num_classes: int) -> nn.Module:
+        options = ctx.space.choice_points()[0].options
+        combine, norm = variant_network(self.variant, self.m, options)
+        s = self.settings
+        return ctx.space.build_supernet(
+            C=s["C"], N=s["N"], num_classes=num_classes, edge_combine=combine, edge_norm=norm
+        )
+
+    def path_sampler(self, ctx: Context) -> tuple[PathSampler, str]:
+        multi, seed = self.multipath_space(ctx), ctx.seed
+
+        def sampler(epoch: int, step: int):
+            rng = random.Random(derived_seed("mixpath-path", seed, epoch, step))
+            return multi.to_mask(multi.sample(rng))
+
+        return sampler, f"mixpath-uniform-k-m{self.m}"
+
+    def prepare(self, ctx: Context) -> None:
+        super().prepare(ctx)
+        self.statistics = shadow_statistics(self.net)  # the trained running statistics, before any calibration
+
+    def prepare_log(self) -> list[dict[str, float]]:
+        rows = super().prepare_log()
+        if rows and self.statistics:
+            rows[-1] = {**rows[-1], **self.statistics}
+        return rows
+
+
+class MixPathNoCalibration(MixPathSupernet):
+    """Ablation: linear Shadow BN, scored with the running statistics of training (no post-calibration)."""
+
+    name = "mixpath.sbn_nocal"
+    default_calibrate = False
+
+
+class MixPathVanilla(MixPathSupernet):
+    """Ablation: one BN per edge shared by every number of paths (post-calibrated)."""
+
+    name = "mixpath.vanilla"
+    variant = "vanilla"
+
+
+class MixPathExponential(MixPathSupernet):
+    """Ablation: one BN per combination of active ops (post-calibrated)."""
+
+    name = "mixpath.exponential"
+    variant = "exponential"
+
+
+class MixPathScaling(MixPathSupernet):
+    """Ablation: no BN after the sum, which is divided by the number of active paths (post-calibrated)."""
+
+    name = "mixpath.scaling"
+    variant = "scaling"
+
+
+ESTIMATORS = (MixPathSupernet, MixPathNoCalibration, MixPathVanilla, MixPathExponential, MixPathScaling)
