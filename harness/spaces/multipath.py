@@ -1,4 +1,4 @@
-"""Multi-path variants of a search space (MixPath, Chu et al., ICCV 2023, section 3).
+"""Multi-path variants of a search space (MixPath, Chu et al., ICCV 2023).
 
 In the variant, one choice point may activate up to ``m`` of its options at
 once; their outputs are summed. Options named in ``solo`` (NB201's ``none``,
@@ -133,7 +133,7 @@ class MultiPathSpace(SearchSpace):
         yield from itertools.product(*(self.point_options(i) for i in range(len(self.points))))
 
     def sample_point(self, i: int, rng: random.Random) -> tuple[int, ...]:
-        """MixPath's rule (section 3.3): a count k uniform in 1..m, then k distinct combinable options."""
+        """MixPath's sampling rule: a count k uniform in 1..m, then k distinct combinable options."""
         k = rng.randint(1, self.m)
         return tuple(sorted(rng.sample(self.combinable[i], k)))
 

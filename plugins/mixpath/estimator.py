@@ -1,6 +1,6 @@
 """MixPath estimators: a multi-path supernet per study seed, scored on single-path architectures.
 
-Training (section 3.3): every step and every choice point draws a number of
+Training (as the paper samples paths): every step and every choice point draws a number of
 paths k uniformly from 1..m, then k distinct ops (not ``none``) without
 replacement; their outputs are summed and normalised by the variant's
 per-edge module (:mod:`.shadow_bn`). Scoring: the architecture's single path

@@ -1,6 +1,6 @@
 """``mixpath.nsga2``: NSGA-II over (supernet accuracy, FLOPs or params) in the multi-path space.
 
-MixPath searches its trained supernet with NSGA-II (paper section 4) for the
+MixPath searches its trained supernet with NSGA-II for the
 accuracy/cost trade-off. Each individual is a multi-path architecture
 (:class:`~harness.spaces.multipath.MultiPathSpace`); its objectives, both
 minimised, are minus its supernet accuracy (``estimator.score_path``: BN

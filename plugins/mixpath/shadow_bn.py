@@ -1,4 +1,4 @@
-"""Shadow Batch Normalization and the ablations of MixPath (section 3.2 and the ablation study).
+"""Shadow Batch Normalization and the ablations of MixPath (its method section and ablation study).
 
 Summing k paths changes the statistics of a block's output with k: for roughly
 independent paths of similar statistics the mean grows about k-fold and the
