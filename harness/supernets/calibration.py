@@ -1,4 +1,4 @@
-"""Scoring one architecture with inherited supernet weights (SPOS section 3.3).
+"""Scoring one architecture with inherited supernet weights (SPOS section 3.4).
 
 Before evaluating a path, SPOS recomputes the BatchNorm statistics: running
 statistics reset, then forward passes in train mode without gradients over a

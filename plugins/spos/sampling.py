@@ -1,4 +1,4 @@
-"""Uniform path sampling (SPOS section 3.2, Eq. 5: Gamma(a) uniform over the space).
+"""Uniform path sampling (SPOS section 3.2: the prior Gamma(A) over architectures is uniform).
 
 Each choice point draws its option independently and uniformly, which is the
 uniform distribution over every architecture of a product space such as NB201.
