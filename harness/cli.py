@@ -79,11 +79,7 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
     from harness.store import Store
     from harness.world import World
 
-    store_path = Path(args.study)
-    if store_path.is_dir():
-        store_path = store_path / "results.sqlite"
-    if not store_path.is_file():
-        raise HarnessError(f"no results store at {store_path}; pass a study output folder or its results.sqlite")
+    store_path = _store_path(args.study)
     store = Store(store_path)
     try:
         _, raw, _ = store.study()
@@ -104,6 +100,36 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
                 print(to_markdown(frame, f"{cfg.name}: {name}", {"store": str(store_path)}))
     finally:
         store.close()
+    return 0
+
+
+def _store_path(study: str) -> Path:
+    path = Path(study)
+    if path.is_dir():
+        path = path / "results.sqlite"
+    if not path.is_file():
+        raise HarnessError(f"no results store at {path}; pass a study output folder or its results.sqlite")
+    return path
+
+
+def _cmd_curves(args: argparse.Namespace) -> int:
+    from harness.store import Store
+
+    store = Store(_store_path(args.study))
+    try:
+        frame = store.series_frame()
+    finally:
+        store.close()
+    if args.estimator:
+        if args.estimator not in set(frame.owner):
+            known = ", ".join(sorted(set(frame.owner))) or "none"
+            raise HarnessError(f"no curve recorded for {args.estimator!r}; recorded: {known}")
+        frame = frame[frame.owner == args.estimator]
+    frame = frame.dropna(axis=1, how="all")
+    if args.format == "csv":
+        print(frame.to_csv(index=False), end="")
+    else:
+        print(frame.to_markdown(index=False, floatfmt=".4g"))
     return 0
 
 
@@ -172,6 +198,16 @@ def build_parser() -> argparse.ArgumentParser:
     board.add_argument("--format", choices=["csv", "md", "json"], default="md", help="output format (default md)")
     board.add_argument("--out", help="also write CSV/Markdown/JSON files into this folder")
     board.set_defaults(func=_cmd_leaderboard)
+
+    curves = sub.add_parser(
+        "curves",
+        help="print the curves a study recorded (supernet training loss, accuracy, ...)",
+        description="Curves.",
+    )
+    curves.add_argument("study", help="study output folder or results.sqlite")
+    curves.add_argument("--estimator", help="only this estimator label")
+    curves.add_argument("--format", choices=["csv", "md"], default="md", help="output format (default md)")
+    curves.set_defaults(func=_cmd_curves)
 
     groundtruth = sub.add_parser("groundtruth", help="build a ground-truth table by training architectures")
     gt_sub = groundtruth.add_subparsers(dest="gt_command", required=True, metavar="ACTION")

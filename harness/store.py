@@ -300,6 +300,16 @@ class Store:
                 [(owner, seed, step, k, float(v)) for k, v in values.items()],
             )
 
+    def series_frame(self):
+        """One row per (owner, seed, step), one column per recorded key (e.g. loss, train_acc)."""
+        import pandas as pd
+
+        long = pd.read_sql_query("SELECT * FROM series ORDER BY owner, seed, step", self.conn)
+        if long.empty:
+            return pd.DataFrame(columns=["owner", "seed", "step"])
+        wide = long.pivot_table(index=["owner", "seed", "step"], columns="key", values="value", aggfunc="last")
+        return wide.reset_index().rename_axis(columns=None)
+
 
 def _cost_values(cost: CostRow) -> tuple[Any, ...]:
     d = asdict(cost)

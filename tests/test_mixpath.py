@@ -13,6 +13,7 @@ import torch
 from scipy.stats import chisquare
 
 from harness.api import ArchitectureError, ConfigError, Context, Direction, Estimator
+from harness.cli import main
 from harness.config import parse_config
 from harness.costs import count_flops
 from harness.runner import run_study
@@ -346,3 +347,18 @@ def test_study_ranks_variants_side_by_side_and_judges_the_front(tmp_path):
         assert "no ground truth" in str(row.errors)
     series = pd.read_sql_query("SELECT * FROM series", store.conn)
     assert {"loss", "train_acc", "sbn_mean_ratio_2"} <= set(series.key) and multis is not None
+    store.close()
+
+
+def test_curves_command_prints_the_recorded_training_curves(tmp_path, capsys):
+    store = Store(tmp_path / "results.sqlite")
+    for epoch, loss in ((1, 2.0), (2, 1.5)):
+        store.add_series("mixpath.supernet", 0, epoch, {"epoch": epoch, "loss": loss, "train_acc": 10.0 * epoch})
+    store.add_series("spos.supernet", 0, 1, {"epoch": 1, "loss": 2.2})
+    store.close()
+    assert main(["curves", str(tmp_path), "--estimator", "mixpath.supernet", "--format", "csv"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].split(",")[:3] == ["owner", "seed", "step"] and len(lines) == 3
+    assert lines[2].startswith("mixpath.supernet,0,2,") and ",1.5," in lines[2]
+    assert main(["curves", str(tmp_path), "--estimator", "nope"]) == 2
+    assert "recorded: mixpath.supernet, spos.supernet" in capsys.readouterr().err
