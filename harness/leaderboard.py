@@ -133,7 +133,7 @@ def searcher_table(store: Store, world: World) -> pd.DataFrame:
                 missing.append(f"no ground truth for {arch}")
             else:
                 accs.append(acc)
-        fronts = [json.loads(f) for f in ok.front_json if isinstance(f, str)]
+        fronts = [front for f in ok.front_json if isinstance(f, str) and (front := json.loads(f))]
         front_accs = [[_truth_or_none(bench, world, a) for a in front] for front in fronts]
         judged = [a for accs_ in front_accs for a in accs_ if a is not None]
         prep = prepares[prepares.estimator == ref.estimator]
@@ -151,7 +151,7 @@ def searcher_table(store: Store, world: World) -> pd.DataFrame:
                 "search_s_mean": float(ok.wall_s.mean()) if len(ok) else math.nan,
                 "prepare_s": float(prep.wall_s.sum()) if len(prep) else 0.0,
                 "front_size_mean": float(pd.Series([len(f) for f in fronts]).mean()) if fronts else math.nan,
-                "front_with_truth": len(judged),
+                "front_with_truth": len(judged) if fronts else math.nan,  # blank: not a multi-objective searcher
                 "front_best_accuracy": max(judged) if judged else math.nan,
                 "failures": int((mine.status != OK).sum()),
                 "archs": " ; ".join(ok.arch),
@@ -199,7 +199,7 @@ def _provenance_block(store: Store, world: World) -> dict[str, Any]:
     last = runs[-1]["provenance"] if runs else {}
     return {
         "study": world.cfg.name,
-        "config": world.cfg.source,
+        "config": last.get("config") or world.cfg.source,  # the file it ran from, also when redrawn later
         "config_hash": world.cfg.config_hash(),
         "git_sha": last.get("git_sha"),
         "device": last.get("device"),

@@ -51,7 +51,7 @@ def run_study(
     try:
         store.init_study(cfg.name, cfg.to_dict(), cfg.config_hash())
         plugins = {name: info.version for name, info in world.registry.plugins.items()}
-        run_id = store.start_run(provenance(cfg.config_hash(), cfg.device, plugins))
+        run_id = store.start_run({**provenance(cfg.config_hash(), cfg.device, plugins), "config": cfg.source})
         status = "failed"
         try:
             samples = {seed: [world.space.to_str(a) for a in world.sample(seed)] for seed in cfg.seeds}
