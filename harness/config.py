@@ -69,6 +69,7 @@ class StudyConfig:
     device: str = "cpu"
     executor: str = "local"
     workers: int = 1
+    torch_threads: int | None = None  # torch threads in the driver (None: torch's default); workers use 1
     chunk_size: int = 16
     timeout_s: float = 600.0
     top_k: list[float] = field(default_factory=lambda: [10.0])
@@ -104,7 +105,7 @@ class StudyConfig:
     def config_hash(self) -> str:
         """Hash of everything that changes results (not the output folders)."""
         d = self.to_dict()
-        for key in ("name", "output", "leaderboard_dir", "workers", "executor", "chunk_size"):
+        for key in ("name", "output", "leaderboard_dir", "workers", "executor", "chunk_size", "torch_threads"):
             d.pop(key)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -169,6 +170,7 @@ _STUDY_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "device": (str, "'cpu', 'cuda' or 'cuda:N'"),
     "executor": (str, f"one of {EXECUTORS}"),
     "workers": (int, "a positive integer"),
+    "torch_threads": (int, "a positive integer (torch threads of the driver process)"),
     "chunk_size": (int, "a positive integer"),
     "timeout_s": ((int, float), "a positive number of seconds"),
     "top_k": (list, "a list of percentages in (0, 100]"),
@@ -226,6 +228,8 @@ def _check_values(cfg: StudyConfig, source: str) -> None:
         raise ConfigError(f"{source}: study.seeds = {cfg.seeds!r} repeats a seed")
     if cfg.executor not in EXECUTORS:
         raise ConfigError(f"{source}: study.executor = {cfg.executor!r}; accepted: {', '.join(EXECUTORS)}")
+    if cfg.torch_threads is not None and cfg.torch_threads < 1:
+        raise ConfigError(f"{source}: study.torch_threads = {cfg.torch_threads!r}; expected a positive integer")
     for key in ("workers", "chunk_size"):
         if getattr(cfg, key) < 1:
             raise ConfigError(f"{source}: study.{key} = {getattr(cfg, key)!r}; expected a positive integer")

@@ -8,6 +8,8 @@ jobs that were in flight.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +46,27 @@ def run_study(
     write_leaderboard: bool = True,
 ) -> StudyOutcome:
     """Run (or continue) a study. Rows already in the store are not redone."""
+    with torch_threads(cfg.torch_threads):
+        return _run_study(cfg, world, executor, progress, retry_failed, write_leaderboard)
+
+
+@contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run with ``n`` torch threads (small networks train faster on one), restored afterwards."""
+    if n is None:
+        yield
+        return
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _run_study(cfg, world, executor, progress, retry_failed, write_leaderboard) -> StudyOutcome:
     world = world or World(cfg)
     executor = executor or make_executor(cfg)
     store = Store(cfg.store_path)

@@ -30,6 +30,7 @@ def test_minimal_config_gets_defaults():
         (cfg(device="gpu"), "study.device = 'gpu'"),
         (cfg(top_k=[0]), "study.top_k"),
         (cfg(workers=True), "study.workers = True"),
+        (cfg(torch_threads=0), "study.torch_threads = 0"),
         (cfg(colour="red"), "unknown key study.colour"),
         ({**BASE, "extra": {}}, "unknown section(s) ['extra']"),
         ({"estimators": [{"name": "a"}]}, "missing [benchmark]"),

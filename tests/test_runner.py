@@ -218,3 +218,17 @@ def test_leaderboard_json_has_provenance(tmp_path):
     assert "torch" in prov["versions"] or "numpy" in prov["versions"]
     assert prov["device"].startswith("cpu")
     assert not math.isnan(payload["rows"][0]["kendall_tau"])
+
+
+def test_torch_threads_apply_to_the_study_and_are_restored(tmp_path, monkeypatch):
+    import torch
+
+    seen = []
+    cfg = toy_config(tmp_path, [{"name": "toy.good"}], torch_threads=1)
+    original = torch.set_num_threads
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: (seen.append(n), original(n)))
+    before = torch.get_num_threads()
+    run(cfg)
+    assert seen[0] == 1 and seen[-1] == before and torch.get_num_threads() == before
+    again = toy_config(tmp_path / "b", [{"name": "toy.good"}])
+    assert again.config_hash() == cfg.config_hash()  # an execution setting, not part of the results
