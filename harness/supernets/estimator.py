@@ -30,6 +30,36 @@ CHECKPOINT = "supernet.pt"
 TRAINING_DEFAULTS: dict[str, Any] = {k: getattr(TrainSettings(), k) for k in TrainSettings.names()}
 SCORING_KEYS = ("calibrate", "calibration_batches", "calibration_batch_size", "eval_images", "eval_batch_size")
 
+# Network, training and scoring settings of the two presets SPOS and MixPath share; any key can be
+# overridden in a study config.
+PRESETS: dict[str, dict[str, Any]] = {
+    # NAS-Bench-201's weight-sharing recipe on its full-size network (a GPU job): see training.py.
+    "paper": {
+        "C": 16,
+        "N": 5,
+        **TRAINING_DEFAULTS,
+        "calibrate": True,
+        "calibration_batches": 20,
+        "calibration_batch_size": 256,
+        "eval_images": None,  # the whole validation hold-out
+        "eval_batch_size": 512,
+    },
+    # A narrow, shallow supernet trained briefly: minutes on 2 CPU cores (plugins/spos/README.md).
+    "cpu-small": {
+        "C": 8,
+        "N": 1,
+        **TRAINING_DEFAULTS,
+        "epochs": 8,
+        "batch_size": 128,
+        "lr": 0.1,
+        "calibrate": True,
+        "calibration_batches": 4,
+        "calibration_batch_size": 128,
+        "eval_images": 1000,
+        "eval_batch_size": 500,
+    },
+}
+
 
 class WeightSharingEstimator(Supernet):
     """Validation accuracy (%) of an architecture with inherited supernet weights. Higher is better.

@@ -26,40 +26,15 @@ from torch import nn
 
 from harness.api import ConfigError, Context
 from harness.spaces.multipath import MultiPathSpace
-from harness.supernets.estimator import TRAINING_DEFAULTS, WeightSharingEstimator
+from harness.supernets.estimator import PRESETS as SUPERNET_PRESETS
+from harness.supernets.estimator import WeightSharingEstimator
 from harness.supernets.training import PathSampler
 from harness.world import derived_seed
 from nas_harness_plugins.mixpath.shadow_bn import shadow_statistics, variant_network
 
-PRESETS: dict[str, dict[str, Any]] = {
-    # NAS-Bench-201's weight-sharing recipe on its full-size network (for a GPU), as for SPOS.
-    "paper": {
-        "m": 4,
-        "C": 16,
-        "N": 5,
-        **TRAINING_DEFAULTS,
-        "calibrate": True,
-        "calibration_batches": 20,
-        "calibration_batch_size": 256,
-        "eval_images": None,
-        "eval_batch_size": 512,
-    },
-    # The SPOS cpu-small budget (plugins/mixpath/README.md): minutes on 2 CPU cores.
-    "cpu-small": {
-        "m": 4,
-        "C": 8,
-        "N": 1,
-        **TRAINING_DEFAULTS,
-        "epochs": 8,
-        "batch_size": 128,
-        "lr": 0.1,
-        "calibrate": True,
-        "calibration_batches": 4,
-        "calibration_batch_size": 128,
-        "eval_images": 1000,
-        "eval_batch_size": 500,
-    },
-}
+# The SPOS presets (harness/supernets/estimator.py) with m = 4: any non-empty subset of NB201's
+# four non-none ops on an edge.
+PRESETS: dict[str, dict[str, Any]] = {name: {"m": 4, **preset} for name, preset in SUPERNET_PRESETS.items()}
 
 
 class MixPathSupernet(WeightSharingEstimator):
