@@ -90,11 +90,12 @@ class MixedEdge(nn.Module):
         self.norm = norm
 
     def forward(self, x: torch.Tensor, active: Sequence[bool]) -> torch.Tensor:
-        chosen = [op for op, on in zip(self.ops, active, strict=True) if on]
-        w = 1.0 / len(chosen) if self.combine == "mean" else 1.0
-        out = chosen[0](x) * w if w != 1.0 else chosen[0](x)
-        for op in chosen[1:]:
-            out = out + (op(x) * w if w != 1.0 else op(x))
+        outs = [op(x) for op, on in zip(self.ops, active, strict=True) if on]
+        if self.combine == "mean" and len(outs) > 1:
+            outs = [y * (1.0 / len(outs)) for y in outs]  # TE-NAS weights each active op by 1/k
+        out = outs[0]
+        for y in outs[1:]:
+            out = out + y
         if self.norm is not None and any(on for o, on in enumerate(active) if o != NONE):
             out = self.norm(out, active)
         return out
