@@ -15,6 +15,12 @@ def _nb201_space():
     return NB201Space()
 
 
+def _nb101_space():
+    from harness.spaces.nb101 import NB101Space
+
+    return NB101Space()
+
+
 def _nb201_table(**options):
     from harness.benchmarks.table import NB201TableBenchmark
 
@@ -48,6 +54,7 @@ def _random_search(**options):
 @hookimpl
 def nas_harness_register_search_spaces(register):
     register("nb201", _nb201_space)
+    register("nb101", _nb101_space)
 
 
 @hookimpl
