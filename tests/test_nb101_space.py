@@ -82,7 +82,8 @@ def relabel(cell: Cell, rng: random.Random) -> Cell:
     n = cell.num_vertices
     placed, order = {0}, [0]
     while len(order) < n - 1:
-        ready = [v for v in range(1, n - 1) if v not in placed and all(not cell.matrix[u][v] or u in placed for u in range(n))]
+        inputs_placed = [all(not cell.matrix[u][v] or u in placed for u in range(n)) for v in range(n)]
+        ready = [v for v in range(1, n - 1) if v not in placed and inputs_placed[v]]
         v = rng.choice(ready)
         placed.add(v)
         order.append(v)

@@ -60,7 +60,8 @@ def build_network(
     bn_momentum: float = OFFICIAL_BN_MOMENTUM,
 ) -> nn.Module:
     """The NAS-Bench-101 network of ``cell`` with ``C`` stem channels and ``N`` cells per stack."""
-    if C < cell.num_vertices - 2:
+    interior = cell.num_vertices - 2
+    if interior > C:
         # the output's channels are split between the vertices feeding it: each needs at least one
         raise ValueError(f"NAS-Bench-101 network: C = {C} is too narrow for a cell of {cell.num_vertices} vertices")
     net = Network(
