@@ -9,6 +9,12 @@ per-edge module (:mod:`.shadow_bn`). Scoring: the architecture's single path
 The loop, checkpoints, calibration and scoring are the harness's
 (:mod:`harness.supernets`).
 
+In a space whose choice points are parallel paths into one fusion point (``fusion_paths``:
+MixPath's NAS-Bench-101 subspace S4, :mod:`harness.spaces.nb101_s4`) the multi-path is the
+number k of active paths: training draws k uniformly from 1..m, then k paths and an op for
+each (the official ``random_choice``), and the variant's module normalises the fused sum
+(Shadow BN: one BN per k); every architecture of S4 is scored on its own k.
+
 One estimator per ablation, so a leaderboard compares them on the same
 architectures: ``mixpath.supernet`` (linear SBN + calibration: the paper's
 method), ``mixpath.sbn_nocal`` (SBN without calibration), ``mixpath.vanilla``
@@ -25,6 +31,7 @@ from typing import Any
 from torch import nn
 
 from harness.api import ConfigError, Context
+from harness.spaces.masks import single_path_mask
 from harness.spaces.multipath import MultiPathSpace
 from harness.supernets.estimator import PRESETS as SUPERNET_PRESETS
 from harness.supernets.estimator import WeightSharingEstimator
@@ -65,15 +72,28 @@ class MixPathSupernet(WeightSharingEstimator):
             ) from exc
 
     def build_network(self, ctx: Context, num_classes: int) -> nn.Module:
-        options = ctx.space.choice_points()[0].options
-        combine, norm = variant_network(self.variant, self.m, options)
+        fusion_paths = getattr(ctx.space, "fusion_paths", None)
+        if fusion_paths:  # the space's paths meet at one fusion point (NB101's S4): k counts active paths
+            combine, norm = variant_network(self.variant, self.m, fusion_paths, solo_names=())
+        else:
+            combine, norm = variant_network(self.variant, self.m, ctx.space.choice_points()[0].options)
         s = self.settings
         return ctx.space.build_supernet(
             C=s["C"], N=s["N"], num_classes=num_classes, edge_combine=combine, edge_norm=norm
         )
 
     def path_sampler(self, ctx: Context) -> tuple[PathSampler, str]:
-        multi, seed = self.multipath_space(ctx), ctx.seed
+        seed, space = ctx.seed, ctx.space
+        if getattr(space, "fusion_paths", None):
+            # k active paths, uniform in 1..m, over the space's parallel paths (S4: official random_choice)
+            points = space.choice_points()
+
+            def sampler(epoch: int, step: int):
+                rng = random.Random(derived_seed("mixpath-path", seed, epoch, step))
+                return single_path_mask(points, space.to_choices(space.sample_paths(rng, self.m)))
+
+            return sampler, f"mixpath-fusion-k-m{self.m}"
+        multi = self.multipath_space(ctx)
 
         def sampler(epoch: int, step: int):
             rng = random.Random(derived_seed("mixpath-path", seed, epoch, step))

@@ -7,7 +7,7 @@ option per choice point, uniform: :mod:`.sampling`) and its presets.
 
 from __future__ import annotations
 
-from harness.api import Context
+from harness.api import ArchitectureError, Context
 from harness.spaces.masks import single_path_mask
 from harness.supernets.estimator import PRESETS, WeightSharingEstimator
 from harness.supernets.training import PathSampler
@@ -23,9 +23,16 @@ class SPOSSupernet(WeightSharingEstimator):
     presets = PRESETS
 
     def path_sampler(self, ctx: Context) -> tuple[PathSampler, str]:
-        points, seed = self._points, ctx.seed
+        points, seed, space = self._points, ctx.seed, ctx.space
+
+        def is_arch(choices: tuple[int, ...]) -> bool:
+            try:
+                space.from_choices(choices)
+            except ArchitectureError:
+                return False
+            return True
 
         def sampler(epoch: int, step: int):
-            return single_path_mask(points, step_choices(points, seed, epoch, step))
+            return single_path_mask(points, step_choices(points, seed, epoch, step, accept=is_arch))
 
         return sampler, "spos-uniform-single-path"
