@@ -21,6 +21,12 @@ def _nb101_space():
     return NB101Space()
 
 
+def _nb101_s4_space():
+    from harness.spaces.nb101_s4 import S4Space
+
+    return S4Space()
+
+
 def _nb201_table(**options):
     from harness.benchmarks.table import NB201TableBenchmark
 
@@ -31,6 +37,13 @@ def _nb201_official(**options):
     from harness.benchmarks.nb201 import NB201Benchmark
 
     return NB201Benchmark(**options)
+
+
+def _nb101(**options):
+    """NAS-Bench-101 ground truth (converted store, official .tfrecord, JSON or CSV table)."""
+    from harness.benchmarks.nb101 import NB101Benchmark
+
+    return NB101Benchmark(**options)
 
 
 def _nb201_digits(**options):
@@ -55,6 +68,7 @@ def _random_search(**options):
 def nas_harness_register_search_spaces(register):
     register("nb201", _nb201_space)
     register("nb101", _nb101_space)
+    register("nb101.s4", _nb101_s4_space)
 
 
 @hookimpl
@@ -62,6 +76,7 @@ def nas_harness_register_benchmarks(register):
     register("nb201.table", _nb201_table)
     register("nb201.official", _nb201_official)
     register("nb201.digits", _nb201_digits)
+    register("nb101", _nb101)
     register("groundtruth.table", _groundtruth_table)
 
 

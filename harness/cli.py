@@ -53,6 +53,24 @@ def _cmd_groundtruth_train(args: argparse.Namespace) -> int:
     return 1 if errors else 0
 
 
+def _cmd_data_convert(args: argparse.Namespace) -> int:
+    from harness.benchmarks.nb101 import convert_records
+
+    summary = convert_records(
+        args.file,
+        args.output,
+        progress=not args.no_progress,
+        on_mismatch="skip" if args.skip_mismatches else "raise",
+    )
+    epochs = ", ".join(map(str, summary.epochs)) or "none"
+    print(f"{summary.store}: {summary.records} records, {summary.cells} cells, epochs {epochs}")
+    print(f"source {summary.source} ({summary.source_size} bytes) sha256 {summary.sha256}")
+    if summary.mismatches:
+        print(f"skipped {summary.mismatches} records whose stated module hash is not their cell's")
+    print(f"converted in {summary.seconds:.1f} s")
+    return 0
+
+
 def _cmd_resume(args: argparse.Namespace) -> int:
     from harness.runner import resume_study
 
@@ -221,6 +239,26 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--output", help="table to write (overrides groundtruth.output)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.set_defaults(func=_cmd_groundtruth_train)
+
+    data = sub.add_parser("data", help="prepare benchmark data files")
+    data_sub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    convert = data_sub.add_parser(
+        "convert",
+        help="convert an official benchmark file into the harness's store",
+        description="Convert an official NAS-Bench-101 TFRecord file (nasbench_full.tfrecord, "
+        "nasbench_only108.tfrecord) into an SQLite store, without TensorFlow; "
+        "pass the store to the nb101 benchmark (path = STORE).",
+    )
+    convert.add_argument("benchmark", choices=["nb101"], help="which benchmark's file it is")
+    convert.add_argument("file", help="the official file")
+    convert.add_argument("--output", help="store to write (default: FILE with suffix .sqlite)")
+    convert.add_argument(
+        "--skip-mismatches",
+        action="store_true",
+        help="skip records whose stated module hash is not their cell's (default: stop with an error)",
+    )
+    convert.add_argument("--no-progress", action="store_true", help="no progress bar")
+    convert.set_defaults(func=_cmd_data_convert)
 
     plugins = sub.add_parser("plugins", help="list plugins, versions and what each registered")
     plugins.add_argument("--strict", action="store_true", help="exit 1 if any plugin failed to load")
