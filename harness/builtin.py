@@ -46,6 +46,13 @@ def _nb101(**options):
     return NB101Benchmark(**options)
 
 
+def _nb101_s4(**options):
+    """NAS-Bench-101 ground truth of MixPath's S4 architectures (same files as nb101)."""
+    from harness.benchmarks.nb101_s4 import NB101S4Benchmark
+
+    return NB101S4Benchmark(**options)
+
+
 def _nb201_digits(**options):
     from harness.groundtruth.benchmark import EmbeddedNB201Digits
 
@@ -77,6 +84,7 @@ def nas_harness_register_benchmarks(register):
     register("nb201.official", _nb201_official)
     register("nb201.digits", _nb201_digits)
     register("nb101", _nb101)
+    register("nb101.s4", _nb101_s4)
     register("groundtruth.table", _groundtruth_table)
 
 
