@@ -10,7 +10,17 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-_PACKAGES = ("nas-harness", "torch", "numpy", "scipy", "pandas", "pluggy", "nas-bench-201", "nats_bench", "nasbench-pytorch")
+_PACKAGES = (
+    "nas-harness",
+    "torch",
+    "numpy",
+    "scipy",
+    "pandas",
+    "pluggy",
+    "nas-bench-201",
+    "nats_bench",
+    "nasbench-pytorch",
+)
 
 
 def git_sha(path: Path | None = None) -> str | None:

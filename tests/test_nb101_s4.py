@@ -160,3 +160,70 @@ def test_training_paths_are_architectures_of_s4():
 
 def test_registered():
     assert isinstance(get_registry().create("search_space", "nb101.s4"), S4Space)
+
+
+# --------------------------------------------------------------------------- ground truth and a study
+
+
+def s4_graphs():
+    """One (matrix, ops) per distinct NB101 graph of S4, in a fixed order."""
+    cells = {}
+    for arch in SPACE.enumerate():
+        cell = to_nb101(arch)
+        cells.setdefault(module_hash(cell), (cell.matrix, cell.ops))
+    return list(cells.values())
+
+
+@pytest.fixture
+def s4_records(tmp_path):
+    from harness.benchmarks.nb101_fixtures import fixture_records, write_nb101_tfrecord
+
+    graphs = s4_graphs()
+    return write_nb101_tfrecord(tmp_path / "s4.tfrecord", fixture_records(graphs, epochs=(108,))), graphs
+
+
+def test_s4_benchmark_answers_with_the_nb101_record_of_each_cell(s4_records):
+    from harness.benchmarks.nb101_fixtures import fixture_run
+    from harness.benchmarks.nb101_s4 import NB101S4Benchmark
+
+    path, graphs = s4_records
+    bench = NB101S4Benchmark(path=path, progress=False)
+    assert len(bench) == 255 and sorted(bench.archs()) == sorted(SPACE.enumerate())
+    index = {module_hash(make_cell(m, o)): i for i, (m, o) in enumerate(graphs)}
+    for arch in [(C3, 0, 0, 0), (0, 0, 0, C3), (MP, C1, 0, C3), (C3, MP, C1, 0)]:
+        runs = [fixture_run(index[module_hash(to_nb101(arch))], 108, r)["test_accuracy"] * 100 for r in range(3)]
+        assert bench.accuracy(arch) == pytest.approx(sum(runs) / 3)
+    assert bench.accuracy((C3, 0, 0, 0)) == bench.accuracy((0, 0, C3, 0))  # isomorphic cells, one record
+
+
+def test_s4_benchmark_refuses_a_table_without_s4_cells(tmp_path):
+    from harness.api import BenchmarkError
+    from harness.benchmarks.nb101_fixtures import fixture_records, write_nb101_tfrecord
+    from harness.benchmarks.nb101_s4 import NB101S4Benchmark
+
+    path = write_nb101_tfrecord(tmp_path / "other.tfrecord", fixture_records(epochs=(108,)))
+    with pytest.raises(BenchmarkError, match="none of the 34"):
+        NB101S4Benchmark(path=path, progress=False)
+
+
+def test_a_study_on_s4_runs_spos_and_mixpath_through_the_runner(s4_records, tmp_path):
+    from harness.config import parse_config
+    from harness.runner import run_study
+
+    path, _ = s4_records
+    tiny = {k: v for k, v in TINY.items() if k != "C"} | {"C": 4}
+    raw = {
+        "study": {"name": "s4", "seeds": [0], "sample_size": 20, "output": str(tmp_path / "run"),
+                  "leaderboard_dir": str(tmp_path / "boards"), "bootstrap": 50, "torch_threads": 1},
+        "benchmark": {"name": "nb101.s4", "options": {"path": str(path), "progress": False}},
+        "data": {"name": "digits", "options": {"valid_size": 0.25}},
+        "estimators": [
+            {"name": "spos.supernet", "options": {"preset": "cpu-small", **tiny}},
+            {"name": "mixpath.supernet", "options": {"preset": "cpu-small", "m": 4, **tiny}},
+            {"name": "baselines.params", "options": {"C": 8, "N": 1}},
+        ],
+    }  # fmt: skip
+    outcome = run_study(parse_config(raw, str(tmp_path / "s4.toml")), progress=False)
+    assert outcome.failed == 0 and outcome.scored == 3 * 20
+    board = (tmp_path / "boards" / "s4" / "estimators.csv").read_text()
+    assert "spos.supernet" in board and "mixpath.supernet" in board
