@@ -86,6 +86,7 @@ def test_shipped_configs_load_and_name_registered_plugins(path, monkeypatch):
     from harness.registry import get_registry
 
     monkeypatch.delenv("NAS_HARNESS_NB201_TABLE", raising=False)
+    monkeypatch.setenv("NAS_HARNESS_NB101", "/data/nasbench_only108.tfrecord")  # the full-NB101 configs need it
     if path.name.startswith("groundtruth-"):  # ground-truth build configs have their own format
         from harness.groundtruth.build import load_groundtruth_config
 
@@ -95,6 +96,7 @@ def test_shipped_configs_load_and_name_registered_plugins(path, monkeypatch):
     registry = get_registry()
     assert cfg.benchmark.name in registry.names("benchmark")
     for ref in cfg.estimators:
-        registry.get_estimator(ref.name)  # raises, naming the estimator, when it is not registered
+        reg = registry.get_estimator(ref.name)  # raises, naming the estimator, when it is not registered
+        registry.create(reg.kind, ref.name, **ref.options)  # and its options are accepted
     for ref in cfg.searchers:
         assert ref.name in registry.names("searcher")
