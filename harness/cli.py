@@ -55,6 +55,7 @@ def _cmd_groundtruth_train(args: argparse.Namespace) -> int:
 
 def _cmd_data_convert(args: argparse.Namespace) -> int:
     from harness.benchmarks.nb101 import convert_records
+    from harness.benchmarks.nb101_convert import official_name
 
     summary = convert_records(
         args.file,
@@ -65,6 +66,12 @@ def _cmd_data_convert(args: argparse.Namespace) -> int:
     epochs = ", ".join(map(str, summary.epochs)) or "none"
     print(f"{summary.store}: {summary.records} records, {summary.cells} cells, epochs {epochs}")
     print(f"source {summary.source} ({summary.source_size} bytes) sha256 {summary.sha256}")
+    official = official_name(summary.sha256)
+    print(
+        f"checksum: the official {official}"
+        if official
+        else "checksum: not one of the official files (nasbench_full / nasbench_only108.tfrecord)"
+    )
     if summary.mismatches:
         print(f"skipped {summary.mismatches} records whose stated module hash is not their cell's")
     print(f"converted in {summary.seconds:.1f} s")

@@ -679,9 +679,20 @@ def test_cli_convert(tfrecord: Path, tmp_path: Path, capsys: pytest.CaptureFixtu
     sha = hashlib.sha256(tfrecord.read_bytes()).hexdigest()
     assert f"{out}: 60 records, 5 cells, epochs 4, 12, 36, 108" in printed
     assert f"sha256 {sha}" in printed
+    assert "checksum: not one of the official files" in printed
     assert NB101Benchmark(out).accuracy(CELLS[4], "valid", 36) == pytest.approx(expected(4, "valid", 36), rel=1e-12)
     bad = tmp_path / "bad.tfrecord"
     bad.write_bytes(tfrecord.read_bytes()[:-3])
     assert main(["data", "convert", "nb101", str(bad), "--no-progress"]) == 2
     assert "truncated TFRecord file" in capsys.readouterr().err
     assert not (tmp_path / "bad.sqlite").exists()
+
+
+def test_official_checksums_are_recognised() -> None:
+    from harness.benchmarks.nb101_convert import official_name
+
+    assert (
+        official_name("4c39c3936e36a85269881d659e44e61a245babcb72cb374eacacf75d0e5f4fd1") == "nasbench_only108.tfrecord"
+    )
+    assert official_name("3d64db8180fb1b0207212f9032205064312b6907a3bbc81eabea10db2f5c7e9c") == "nasbench_full.tfrecord"
+    assert official_name("0" * 64) is None

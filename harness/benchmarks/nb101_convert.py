@@ -53,6 +53,18 @@ class ConversionSummary:
     seconds: float
 
 
+#: SHA256 of the official files (google-research/nasbench README), to tell the user which one was converted
+OFFICIAL_SHA256: dict[str, str] = {
+    "3d64db8180fb1b0207212f9032205064312b6907a3bbc81eabea10db2f5c7e9c": "nasbench_full.tfrecord",
+    "4c39c3936e36a85269881d659e44e61a245babcb72cb374eacacf75d0e5f4fd1": "nasbench_only108.tfrecord",
+}
+
+
+def official_name(sha256: str) -> str | None:
+    """The official file whose published checksum is ``sha256``, or None."""
+    return OFFICIAL_SHA256.get(sha256)
+
+
 def default_store_path(source: str | os.PathLike[str]) -> Path:
     """Where a converted store goes by default: beside the source, suffix ``.sqlite``."""
     source = Path(source)
