@@ -227,3 +227,10 @@ def test_a_study_on_s4_runs_spos_and_mixpath_through_the_runner(s4_records, tmp_
     assert outcome.failed == 0 and outcome.scored == 3 * 20
     board = (tmp_path / "boards" / "s4" / "estimators.csv").read_text()
     assert "spos.supernet" in board and "mixpath.supernet" in board
+
+
+def test_supernets_on_the_full_nb101_space_point_to_s4():
+    from harness.spaces.nb101 import NB101Space
+
+    with pytest.raises(NotImplementedError, match=r"nb101\.s4"):
+        SPOSSupernet(preset="cpu-small").prepare(Context(space=NB101Space(), seed=0, data=tiny_provider()))

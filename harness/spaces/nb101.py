@@ -253,6 +253,12 @@ def _padded(cell: Cell, rng: random.Random) -> tuple[list[list[int]], list[str]]
     return rows, ops
 
 
+_NO_SUPERNET = (
+    "search space 'nb101' has no choice points: its cells are graphs of any shape, so weight-sharing "
+    "supernets (SPOS, MixPath) run on MixPath's NAS-Bench-101 subspace instead (space and benchmark 'nb101.s4')"
+)
+
+
 class NB101Space(SearchSpace):
     """The NAS-Bench-101 cell space; architectures are canonical :class:`Cell` values.
 
@@ -307,6 +313,12 @@ class NB101Space(SearchSpace):
                 continue
             if child != arch:
                 return child
+
+    def choice_points(self) -> list:
+        raise NotImplementedError(_NO_SUPERNET)
+
+    def build_supernet(self, **net_cfg: Any) -> torch.nn.Module:
+        raise NotImplementedError(_NO_SUPERNET)
 
     def build(self, arch: Cell, **net_cfg: Any) -> torch.nn.Module:
         """The NAS-Bench-101 network (``C=128`` stem channels, ``N=3`` cells per stack, 3 stacks)."""
