@@ -29,12 +29,12 @@ from nas_harness_plugins.mixpath.pareto import crowding_distance, dominates, non
 from nas_harness_plugins.mixpath.shadow_bn import ExponentialBN, ShadowBN, shadow_statistics, variant_network
 from nas_harness_plugins.spos.estimator import SPOSSupernet
 from tests.helpers.images import one_torch_thread, tiny_provider
+from tests.helpers.studies import TINY_SUPERNET
 
 SPACE = NB201Space()
 POINTS = SPACE.choice_points()
 NONE, SKIP, CONV1, CONV3, POOL = (OPS.index(o) for o in OPS)
-TINY = {"C": 2, "N": 1, "epochs": 1, "batch_size": 8, "calibration_batches": 2, "calibration_batch_size": 8,
-        "eval_images": 16, "eval_batch_size": 8}  # fmt: skip
+TINY = TINY_SUPERNET
 
 
 @pytest.fixture(autouse=True)

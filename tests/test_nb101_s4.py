@@ -20,12 +20,12 @@ from nas_harness_plugins.mixpath.estimator import MixPathSupernet, MixPathVanill
 from nas_harness_plugins.mixpath.shadow_bn import variant_network
 from nas_harness_plugins.spos.estimator import SPOSSupernet
 from tests.helpers.images import one_torch_thread, tiny_provider
+from tests.helpers.studies import TINY_SUPERNET
 
 SPACE = S4Space()
 POINTS = SPACE.choice_points()
 C3, C1, MP = (SLOT_OPTIONS.index(op) for op in OPS)
-TINY = {"C": 4, "N": 1, "epochs": 1, "batch_size": 8, "calibration_batches": 2, "calibration_batch_size": 8,
-        "eval_images": 16, "eval_batch_size": 8}  # fmt: skip
+TINY = TINY_SUPERNET | {"C": 4}  # NB101 cells split C between vertices
 
 
 @pytest.fixture(autouse=True)
@@ -211,15 +211,14 @@ def test_a_study_on_s4_runs_spos_and_mixpath_through_the_runner(s4_records, tmp_
     from harness.runner import run_study
 
     path, _ = s4_records
-    tiny = {k: v for k, v in TINY.items() if k != "C"} | {"C": 4}
     raw = {
         "study": {"name": "s4", "seeds": [0], "sample_size": 20, "output": str(tmp_path / "run"),
                   "leaderboard_dir": str(tmp_path / "boards"), "bootstrap": 50, "torch_threads": 1},
         "benchmark": {"name": "nb101.s4", "options": {"path": str(path), "progress": False}},
         "data": {"name": "digits", "options": {"valid_size": 0.25}},
         "estimators": [
-            {"name": "spos.supernet", "options": {"preset": "cpu-small", **tiny}},
-            {"name": "mixpath.supernet", "options": {"preset": "cpu-small", "m": 4, **tiny}},
+            {"name": "spos.supernet", "options": {"preset": "cpu-small", **TINY}},
+            {"name": "mixpath.supernet", "options": {"preset": "cpu-small", "m": 4, **TINY}},
             {"name": "baselines.params", "options": {"C": 8, "N": 1}},
         ],
     }  # fmt: skip

@@ -23,6 +23,7 @@ from nas_harness_plugins.spos.estimator import SPOSSupernet
 from nas_harness_plugins.spos.evolution import SPOSEvolution
 from nas_harness_plugins.spos.sampling import step_choices, uniform_choices
 from tests.helpers.images import one_torch_thread, tiny_provider
+from tests.helpers.studies import TINY_SUPERNET
 
 SPACE = NB201Space()
 POINTS = SPACE.choice_points()
@@ -50,8 +51,7 @@ def tiny_supernet(seed: int = 0, classes: int = 4):
     return SPACE.build_supernet(C=2, N=1, num_classes=classes)
 
 
-TINY = {"C": 2, "N": 1, "epochs": 2, "batch_size": 8, "calibration_batches": 2, "calibration_batch_size": 8,
-        "eval_images": 16, "eval_batch_size": 8}  # fmt: skip
+TINY = TINY_SUPERNET | {"epochs": 2}
 
 
 # --------------------------------------------------------------------------- sampling
