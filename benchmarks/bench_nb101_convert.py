@@ -16,18 +16,14 @@ Figures go to ``benchmark.extra_info`` (``--benchmark-json`` keeps them) and are
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
+from benchmarks.child_process import measure
 from harness.benchmarks import nb101_fixtures as F
 from harness.benchmarks.nb101 import convert_records
 
-ROOT = Path(__file__).resolve().parents[1]
 MB = 1e6
 RECORDS = 10_000
 
@@ -41,43 +37,21 @@ def synthetic(tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
     }
 
 
-_CONVERTER = textwrap.dedent(
-    """
-    import gc, json, resource, sys, time, tracemalloc
-    import psutil
-    from harness.benchmarks.nb101 import convert_records
-    import harness.spaces.nb101, tqdm  # imported before measuring
-    source, store, mode = sys.argv[1:4]
-    process = psutil.Process()
-    gc.collect()
-    rss0 = process.memory_info().rss
-    if mode == "tracemalloc":
-        tracemalloc.start()
-    start = time.perf_counter()
-    summary = convert_records(source, store, progress=False)
-    # VmHWM: this process's peak RSS (ru_maxrss would include the forking parent's, pytest with torch)
-    hwm = [line for line in open("/proc/self/status") if line.startswith("VmHWM:")]
-    peak_rss = int(hwm[0].split()[1]) * 1024 if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    out = {"seconds": time.perf_counter() - start, "records": summary.records, "cells": summary.cells,
-           "rss_before_MB": rss0 / 1e6, "peak_rss_above_start_MB": (peak_rss - rss0) / 1e6}
-    if mode == "tracemalloc":
-        out["tracemalloc_peak_MB"] = tracemalloc.get_traced_memory()[1] / 1e6
-    print(json.dumps(out))
-    """
-)
+_SETUP = """
+from harness.benchmarks.nb101 import convert_records
+import harness.spaces.nb101, tqdm  # imported before measuring
+"""
+_STEP = """
+summary = convert_records(args[0], args[1], progress=False)
+extra = {"records": summary.records, "cells": summary.cells}
+"""
 
 
 def _measure(source: Path, mode: str) -> dict[str, float]:
     store = source.with_name(f"{source.stem}-{mode}.sqlite")
-    done = subprocess.run(
-        [sys.executable, "-c", _CONVERTER, str(source), str(store), mode],
-        check=True,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
+    figures = measure(_SETUP, _STEP, [str(source), str(store)], mode)
     store.unlink()
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return figures
 
 
 def test_convert_10k_records(benchmark, synthetic: dict[int, Path]) -> None:

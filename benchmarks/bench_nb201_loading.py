@@ -19,17 +19,16 @@ Figures go to ``benchmark.extra_info`` (``--benchmark-json`` keeps them) and are
 from __future__ import annotations
 
 import gc
-import json
 import os
 import subprocess
 import sys
-import textwrap
 import tracemalloc
 from pathlib import Path
 
 import psutil
 import pytest
 
+from benchmarks.child_process import measure
 from harness.benchmarks import nb201_fixtures as F
 from harness.benchmarks.table import NB201TableBenchmark
 from harness.spaces import nb201 as S
@@ -102,44 +101,25 @@ def test_load_nb201_table(benchmark, table: tuple[Path, str]) -> None:
     _report("NB201 table, cifar10 column", figures)
 
 
-_LOADER = textwrap.dedent(
-    """
-    import gc, json, resource, sys, time, tracemalloc
-    import psutil, torch, nas_201_api
-    from harness.spaces import nb201
-    from harness.benchmarks.nb201 import NB201Results
-    nb201.official_order(); nb201.arch_to_index((0,) * 6)
-    path, mode = sys.argv[1], sys.argv[2]
-    process = psutil.Process()
-    gc.collect()
-    rss0 = process.memory_info().rss
-    if mode == "tracemalloc":
-        tracemalloc.start()
-    start = time.perf_counter()
-    if mode == "official-api":
-        keep = nas_201_api.NASBench201API(path, verbose=False)
-    else:
-        keep = NB201Results.load(path)
-    seconds = time.perf_counter() - start
-    gc.collect()
-    out = {"load_s": seconds, "rss_before_MB": rss0 / 1e6,
-           "rss_retained_MB": (process.memory_info().rss - rss0) / 1e6,
-           "peak_rss_MB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3}
-    if mode == "tracemalloc":
-        current, peak = tracemalloc.get_traced_memory()
-        out.update(tracemalloc_peak_MB=peak / 1e6, tracemalloc_retained_MB=current / 1e6)
-    if mode != "official-api":
-        out["arrays_MB"] = keep.nbytes / 1e6
-    print(json.dumps(out))
-    """
-)
+_SETUP = """
+import torch, nas_201_api
+from harness.spaces import nb201
+from harness.benchmarks.nb201 import NB201Results
+nb201.official_order(); nb201.arch_to_index((0,) * 6)
+"""
+_STEP = """
+if mode == "official-api":
+    keep = nas_201_api.NASBench201API(args[0], verbose=False)
+else:
+    keep = NB201Results.load(args[0])
+    extra["arrays_MB"] = keep.nbytes / 1e6
+"""
 
 
 def _measure(path: Path, mode: str) -> dict[str, float]:
-    done = subprocess.run(
-        [sys.executable, "-c", _LOADER, str(path), mode], check=True, cwd=ROOT, capture_output=True, text=True
-    )
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    figures = measure(_SETUP, _STEP, [str(path)], mode)
+    figures["load_s"] = figures["seconds"]
+    return figures
 
 
 def test_load_synthetic_official_pth(benchmark, synthetic_pth: Path) -> None:
