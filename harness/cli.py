@@ -16,6 +16,7 @@ DEFAULT_CONFIG = Path("configs/quickstart.toml")
 def _cmd_run(args: argparse.Namespace) -> int:
     from harness.config import load_config
     from harness.runner import run_study
+    from harness.shards import ShardSpec
 
     cfg = load_config(args.config)
     if args.output:
@@ -28,8 +29,29 @@ def _cmd_run(args: argparse.Namespace) -> int:
         cfg.workers = args.workers
     if args.device:
         cfg.device = args.device
-    outcome = run_study(cfg, progress=not args.no_progress, retry_failed=args.retry_failed)
-    return _report(outcome)
+    if args.ray_address:
+        cfg.ray_address = args.ray_address
+    shard = ShardSpec.parse(args.shard) if args.shard else None
+    outcome = run_study(
+        cfg, progress=not args.no_progress, retry_failed=args.retry_failed, plots=not args.no_plots, shard=shard
+    )
+    code = _report(outcome)
+    if shard is not None:
+        print(f"shard {shard} done; when every shard is, merge them: nas-harness merge {cfg.output}")
+    return code
+
+
+def _cmd_merge(args: argparse.Namespace) -> int:
+    from harness.merge import merge_shards
+
+    outcome = merge_shards(args.output, args.stores or None, plots=not args.no_plots)
+    print(f"merged {len(outcome.shards)} shards ({outcome.results} rows) into {outcome.store_path}")
+    for path in outcome.leaderboard_files:
+        if path.suffix in (".md", ".html"):
+            print(f"leaderboard: {path}")
+    if outcome.history is not None:
+        print(f"history: run {outcome.history.run} ({outcome.history.rows} rows) appended to {outcome.history.path}")
+    return 0
 
 
 def _cmd_groundtruth_train(args: argparse.Namespace) -> int:
@@ -81,7 +103,9 @@ def _cmd_data_convert(args: argparse.Namespace) -> int:
 def _cmd_resume(args: argparse.Namespace) -> int:
     from harness.runner import resume_study
 
-    outcome = resume_study(args.study, progress=not args.no_progress, retry_failed=args.retry_failed)
+    outcome = resume_study(
+        args.study, progress=not args.no_progress, retry_failed=args.retry_failed, plots=not args.no_plots
+    )
     return _report(outcome)
 
 
@@ -89,8 +113,10 @@ def _report(outcome) -> int:
     print(f"results store: {outcome.store_path}")
     print(f"scored {outcome.scored}, failed {outcome.failed}, already done {outcome.skipped}")
     for path in outcome.leaderboard_files:
-        if path.suffix == ".md":
+        if path.suffix in (".md", ".html"):
             print(f"leaderboard: {path}")
+    if outcome.history is not None:
+        print(f"history: run {outcome.history.run} ({outcome.history.rows} rows) appended to {outcome.history.path}")
     for path in outcome.leaderboard_files:
         if path.suffix == ".md":
             print()
@@ -110,8 +136,8 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
         _, raw, _ = store.study()
         cfg = config_from_stored(raw, str(store_path))
         world = World(cfg)
-        if args.out:
-            for path in write_leaderboards(store, world, args.out):
+        if args.out or args.html:
+            for path in write_leaderboards(store, world, args.out, plots=not args.no_plots):
                 print(f"wrote {path}", file=sys.stderr)
         tables = {"estimators": estimator_table(store, world)}
         if cfg.searchers:
@@ -158,6 +184,42 @@ def _cmd_curves(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from harness.compare import compare_runs, format_comparison
+    from harness.runs import load_run
+
+    before, after = load_run(args.run_a, study=args.study), load_run(args.run_b, study=args.study)
+    print(format_comparison(compare_runs(before, after)))
+    return 0
+
+
+def _cmd_nightly(args: argparse.Namespace) -> int:
+    from harness.alarms import Thresholds
+    from harness.config import load_config
+    from harness.nightly import run_nightly
+
+    cfg = load_config(args.config)
+    if args.leaderboard_dir:
+        cfg.leaderboard_dir = args.leaderboard_dir
+    limits = {"cost_ratio": args.cost_ratio, "min_s_per_arch": args.min_s_per_arch,
+              "min_total_s": args.min_total_s, "min_mem_mb": args.min_mem_mb}  # fmt: skip
+    thresholds = Thresholds(**{k: v for k, v in limits.items() if v is not None})
+    report = run_nightly(cfg, args.baseline, thresholds, output=args.output, progress=not args.no_progress)
+    print(report.summary_line() if report.ok else report.text())
+    return 0 if report.ok else 1
+
+
+def _cmd_history(args: argparse.Namespace) -> int:
+    from harness.history import groups, read_history
+
+    frame = read_history(args.file)
+    if args.study:
+        frame = frame[frame.study == args.study]
+    table = groups(frame)
+    print(table.to_string(index=False) if len(table) else f"{args.file}: no runs")
+    return 0
+
+
 def _cmd_plugins(args: argparse.Namespace) -> int:
     reg = get_registry()
     if not reg.plugins:
@@ -167,6 +229,8 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
         print(f"{name}{version}  ({info.source})")
         for kind, item in info.registered:
             print(f"    {kind}: {item}")
+        for golden in (g for g in reg.golden if g.plugin == name):
+            print(f"    golden value: {golden.describe()}")
         if info.error:
             print(f"    ERROR: {info.error}")
     if reg.allow is not None:
@@ -200,17 +264,38 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("config", nargs="?", default=str(DEFAULT_CONFIG), help=f"study config (default {DEFAULT_CONFIG})")
     run.add_argument("--output", help="results folder (overrides study.output)")
     run.add_argument("--leaderboard-dir", help="leaderboard folder (overrides study.leaderboard_dir)")
-    run.add_argument("--executor", choices=["local", "process"], help="overrides study.executor")
-    run.add_argument("--workers", type=int, help="process-pool size (overrides study.workers)")
+    run.add_argument("--executor", choices=["local", "process", "ray"], help="overrides study.executor")
+    run.add_argument("--workers", type=int, help="process-pool size or Ray tasks at once (overrides study.workers)")
+    run.add_argument(
+        "--ray-address", help='Ray cluster to join: "auto" or "ray://HOST:PORT" (overrides study.ray_address)'
+    )
+    run.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="run only shard I of N (0-based) into OUTPUT/shard-I-of-N/; join them with `nas-harness merge OUTPUT`",
+    )
     run.add_argument("--device", help="cpu, cuda or cuda:N (overrides study.device)")
     run.add_argument("--retry-failed", action="store_true", help="redo rows that failed in an earlier run")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument("--no-plots", action="store_true", help="leaderboard tables and page without PNG plots")
     run.set_defaults(func=_cmd_run)
+
+    merge = sub.add_parser(
+        "merge",
+        help="merge the shard stores of a study run with --shard I/N and write its leaderboards",
+        description="Merge OUTPUT/shard-I-of-N/results.sqlite (or the shard stores named) into "
+        "OUTPUT/results.sqlite; refuses shards of another config, a missing shard or overlapping shards.",
+    )
+    merge.add_argument("output", help="the study's output folder (the merged store goes to OUTPUT/results.sqlite)")
+    merge.add_argument("stores", nargs="*", help="shard stores (default: OUTPUT/shard-*-of-*/results.sqlite)")
+    merge.add_argument("--no-plots", action="store_true", help="leaderboard tables and page without PNG plots")
+    merge.set_defaults(func=_cmd_merge)
 
     resume = sub.add_parser("resume", help="continue a killed or failed study", description="Continue a study.")
     resume.add_argument("study", help="the study's output folder (or its results.sqlite)")
     resume.add_argument("--retry-failed", action="store_true", help="redo rows that failed in an earlier run")
     resume.add_argument("--no-progress", action="store_true", help="no progress bar")
+    resume.add_argument("--no-plots", action="store_true", help="leaderboard tables and page without PNG plots")
     resume.set_defaults(func=_cmd_resume)
 
     board = sub.add_parser("leaderboard", help="print (and write) a study's leaderboard", description="Leaderboard.")
@@ -221,7 +306,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="study output folder or results.sqlite (default runs/quickstart)",
     )
     board.add_argument("--format", choices=["csv", "md", "json"], default="md", help="output format (default md)")
-    board.add_argument("--out", help="also write CSV/Markdown/JSON files into this folder")
+    board.add_argument("--out", help="also write the leaderboard folder (tables, plots, index.html) under this folder")
+    board.add_argument(
+        "--html",
+        action="store_true",
+        help="also write the leaderboard folder (tables, plots, index.html) under --out or the study's leaderboard_dir",
+    )
+    board.add_argument("--no-plots", action="store_true", help="with --out/--html: no PNG plots")
     board.set_defaults(func=_cmd_leaderboard)
 
     curves = sub.add_parser(
@@ -267,6 +358,8 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--no-progress", action="store_true", help="no progress bar")
     convert.set_defaults(func=_cmd_data_convert)
 
+    _add_history_commands(sub)
+
     plugins = sub.add_parser("plugins", help="list plugins, versions and what each registered")
     plugins.add_argument("--strict", action="store_true", help="exit 1 if any plugin failed to load")
     plugins.set_defaults(func=_cmd_plugins)
@@ -282,6 +375,54 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=_listing(kinds))
     assert set(k for ks in listings.values() for k in ks) == set(KINDS)
     return parser
+
+
+def _add_history_commands(sub) -> None:
+    """compare, nightly and history (see harness/runs.py, harness/nightly.py, harness/history.py)."""
+    runs = (
+        "RUN is a study output folder (with results.sqlite), a leaderboard folder (with estimators.csv) or "
+        "HISTORY.csv@SELECTOR, where SELECTOR is latest, latest~K (K runs before the latest), a run number, "
+        "a UTC date YYYY-MM-DD (the latest run that day) or a git sha prefix (7 to 40 hex digits)."
+    )
+    compare = sub.add_parser(
+        "compare",
+        help="compare two runs: tau and costs per estimator, A -> B",
+        description="Per estimator: Kendall tau A -> B, the change, and whether the bootstrap intervals are "
+        "disjoint (DROP/GAIN) or overlap; seconds per arch, total seconds and peak memory A -> B with the ratio; "
+        f"estimators added and removed. {runs}",
+    )
+    compare.add_argument("run_a", metavar="RUN_A", help="the earlier run (the baseline)")
+    compare.add_argument("run_b", metavar="RUN_B", help="the later run")
+    compare.add_argument("--study", help="history selectors pick only runs of this study")
+    compare.set_defaults(func=_cmd_compare)
+
+    nightly = sub.add_parser(
+        "nightly",
+        help="run a study afresh; exit 1 with a report on a regression (for cron and CI)",
+        description="Run the study in a new folder, then compare it with the baseline: exit 1 when an "
+        "estimator's Kendall tau dropped outside the bootstrap intervals (new high < old low), a cost grew past "
+        "--cost-ratio (and its floor), or a plugin's golden value is missed; otherwise print one line and exit 0. "
+        f"Errors exit 2. {runs}",
+    )
+    nightly.add_argument("config", help="study config (e.g. configs/nightly.toml)")
+    nightly.add_argument(
+        "--baseline",
+        help="a history file (its latest run of the same study and config hash) or a RUN; "
+        "default: <leaderboard_dir>/history.csv",
+    )
+    nightly.add_argument("--cost-ratio", type=float, help="alarm when a cost grows past this ratio (default 1.5)")
+    nightly.add_argument("--min-s-per-arch", type=float, help="s/arch growth below this never alarms (default 0.002)")
+    nightly.add_argument("--min-total-s", type=float, help="total-seconds growth below this never alarms (default 2)")
+    nightly.add_argument("--min-mem-mb", type=float, help="peak-memory growth below this never alarms (default 16)")
+    nightly.add_argument("--output", help="results folder (default: a new <study.output>/<UTC time>)")
+    nightly.add_argument("--leaderboard-dir", help="leaderboard folder (overrides study.leaderboard_dir)")
+    nightly.add_argument("--no-progress", action="store_true", help="no progress bar")
+    nightly.set_defaults(func=_cmd_nightly)
+
+    history = sub.add_parser("history", help="list the runs (row groups) recorded in a history file")
+    history.add_argument("file", nargs="?", default="leaderboards/history.csv", help="default leaderboards/history.csv")
+    history.add_argument("--study", help="only runs of this study")
+    history.set_defaults(func=_cmd_history)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,7 +33,7 @@ from typing import Any
 from harness.api import ConfigError
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-EXECUTORS = ("local", "process")
+EXECUTORS = ("local", "process", "ray")
 
 
 @dataclass
@@ -69,12 +69,15 @@ class StudyConfig:
     device: str = "cpu"
     executor: str = "local"
     workers: int = 1
+    ray_address: str | None = None  # executor "ray": None starts a local instance; "auto", "ray://HOST:PORT"
+    ray_num_gpus: float | None = None  # GPUs per Ray task (None: 1 when device is cuda, else 0)
     torch_threads: int | None = None  # torch threads in the driver (None: torch's default); workers use 1
     chunk_size: int = 16
     timeout_s: float = 600.0
     top_k: list[float] = field(default_factory=lambda: [10.0])
     bootstrap: int = 1000
     ci: float = 0.95
+    history: bool = True  # append the estimator rows to <leaderboard_dir>/history.csv after each run
     source: str = ""  # where the config came from (file path), not hashed
 
     def to_dict(self) -> dict[str, Any]:
@@ -105,7 +108,8 @@ class StudyConfig:
     def config_hash(self) -> str:
         """Hash of everything that changes results (not the output folders)."""
         d = self.to_dict()
-        for key in ("name", "output", "leaderboard_dir", "workers", "executor", "chunk_size", "torch_threads"):
+        execution = ("workers", "executor", "chunk_size", "torch_threads", "ray_address", "ray_num_gpus")
+        for key in ("name", "output", "leaderboard_dir", "history", *execution):
             d.pop(key)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -170,12 +174,15 @@ _STUDY_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "device": (str, "'cpu', 'cuda' or 'cuda:N'"),
     "executor": (str, f"one of {EXECUTORS}"),
     "workers": (int, "a positive integer"),
+    "ray_address": (str, '"auto", "ray://HOST:PORT" or "HOST:PORT" of a running Ray cluster'),
+    "ray_num_gpus": ((int, float), "GPUs per Ray task, a number >= 0 (e.g. 1 or 0.5)"),
     "torch_threads": (int, "a positive integer (torch threads of the driver process)"),
     "chunk_size": (int, "a positive integer"),
     "timeout_s": ((int, float), "a positive number of seconds"),
     "top_k": (list, "a list of percentages in (0, 100]"),
     "bootstrap": (int, "a non-negative integer"),
     "ci": (float, "a number in (0, 1)"),
+    "history": (bool, "true or false (append this study's rows to <leaderboard_dir>/history.csv)"),
 }
 
 
@@ -228,6 +235,8 @@ def _check_values(cfg: StudyConfig, source: str) -> None:
         raise ConfigError(f"{source}: study.seeds = {cfg.seeds!r} repeats a seed")
     if cfg.executor not in EXECUTORS:
         raise ConfigError(f"{source}: study.executor = {cfg.executor!r}; accepted: {', '.join(EXECUTORS)}")
+    if cfg.ray_num_gpus is not None and cfg.ray_num_gpus < 0:
+        raise ConfigError(f"{source}: study.ray_num_gpus = {cfg.ray_num_gpus!r}; expected a number >= 0")
     if cfg.torch_threads is not None and cfg.torch_threads < 1:
         raise ConfigError(f"{source}: study.torch_threads = {cfg.torch_threads!r}; expected a positive integer")
     for key in ("workers", "chunk_size"):

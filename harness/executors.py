@@ -2,10 +2,10 @@
 
 A job is (estimator label, seed, a chunk of architecture strings). Executors
 only move jobs and rows; the driver alone writes the store. Any executor
-implements :class:`Executor` (a Ray one comes in its own module).
+implements :class:`Executor`; the Ray one is :mod:`harness.executors_ray`.
 
 Per-architecture time limits use ``SIGALRM`` in the process that scores
-(the main thread of the driver or of a pool worker): it interrupts Python
+(the main thread of the driver, of a pool worker or of a Ray worker): it interrupts Python
 code and PyTorch between operators, not inside one long native call.
 """
 
@@ -188,6 +188,11 @@ class ProcessExecutor(Executor):
 
 
 def make_executor(cfg: StudyConfig) -> Executor:
+    """The executor ``study.executor`` names (Ray only imported when asked for)."""
     if cfg.executor == "process":
         return ProcessExecutor(cfg.workers)
+    if cfg.executor == "ray":
+        from harness.executors_ray import RayExecutor
+
+        return RayExecutor.from_config(cfg)
     return LocalExecutor()

@@ -45,3 +45,13 @@ def nas_harness_register_supernets(register):
 @hookspec
 def nas_harness_register_searchers(register):
     """Register searchers: factory(**options) -> Searcher."""
+
+
+@hookspec
+def nas_harness_golden_values(register):
+    """Pin expected Kendall taus: ``register(estimator, benchmark, tau, tolerance, options=None)``.
+
+    ``nas-harness nightly`` raises an alarm when a study of ``estimator`` (a registered name) on
+    ``benchmark`` (a registered name) measures a tau outside ``tau +- tolerance``; see
+    :mod:`harness.golden`.
+    """

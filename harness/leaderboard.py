@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -161,16 +162,59 @@ def searcher_table(store: Store, world: World) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def score_frame(store: Store, world: World) -> pd.DataFrame:
+    """Every successful score next to its ground truth (the data of the scatter plots).
+
+    Columns: estimator, seed, arch, score, signed_score (score times the declared
+    direction, so higher always predicts better), direction, truth. Rows whose
+    architecture has no ground truth are left out.
+    """
+    results = store.results_frame()
+    ok = results[results.status == OK]
+    truth_cache: dict[str, float | None] = {}
+    frames = []
+    for ref in world.cfg.estimators:
+        mine = ok[ok.estimator == ref.label]
+        if mine.empty:
+            continue
+        try:
+            direction = world.estimator(ref.label).direction
+            sign, name = direction.sign, direction.value
+        except Exception:
+            sign, name = 1, "?"
+        truth = [truth_cache.setdefault(a, _truth_or_none(world.benchmark, world, a)) for a in mine.arch]
+        frames.append(
+            pd.DataFrame(
+                {
+                    "estimator": ref.label,
+                    "seed": mine.seed.to_numpy(),
+                    "arch": mine.arch.to_numpy(),
+                    "score": mine.score.to_numpy(dtype=float),
+                    "signed_score": sign * mine.score.to_numpy(dtype=float),
+                    "direction": name,
+                    "truth": [math.nan if t is None else t for t in truth],
+                }
+            )
+        )
+    columns = ["estimator", "seed", "arch", "score", "signed_score", "direction", "truth"]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(frames, ignore_index=True).dropna(subset=["truth"])[columns]
+
+
 # -- rendering ---------------------------------------------------------------------------
+def format_cell(value: Any) -> str:
+    """A table value as text, the same in every format: blank when unknown, floats to 4 significant digits."""
+    if value is None:
+        return ""  # not known (e.g. no noise ceiling for this benchmark)
+    if isinstance(value, float):
+        return "" if math.isnan(value) else f"{value:.4g}"
+    return str(value)
+
+
 def escape_markdown(value: Any) -> str:
     """A table cell that cannot break a Markdown table (pipes, newlines, backslashes)."""
-    if value is None:
-        text = ""  # not known (e.g. no noise ceiling for this benchmark)
-    elif isinstance(value, float):
-        text = "" if math.isnan(value) else f"{value:.4g}"
-    else:
-        text = str(value)
-    text = text.replace("\\", "\\\\").replace("|", "\\|")
+    text = format_cell(value).replace("\\", "\\\\").replace("|", "\\|")
     return " ".join(text.split())  # newlines and runs of white space -> one space
 
 
@@ -214,8 +258,15 @@ def _provenance_block(store: Store, world: World) -> dict[str, Any]:
     }
 
 
-def write_leaderboards(store: Store, world: World, out_dir: str | Path | None = None) -> list[Path]:
-    """Write estimators/searchers tables as CSV, Markdown and JSON; returns the files written."""
+def write_leaderboards(
+    store: Store, world: World, out_dir: str | Path | None = None, plots: bool = True, html: bool = True
+) -> list[Path]:
+    """Write estimators/searchers tables as CSV, Markdown and JSON, then the plots (PNG) and the
+    HTML pages (the study's index.html and the top-level one); returns the files written.
+
+    The tables are written first: a failing plot or page is reported as a
+    :class:`LeaderboardWarning` (and named on the page), never raised.
+    """
     out = Path(out_dir or world.cfg.leaderboard_dir) / world.cfg.name
     out.mkdir(parents=True, exist_ok=True)
     prov = _provenance_block(store, world)
@@ -230,4 +281,75 @@ def write_leaderboards(store: Store, world: World, out_dir: str | Path | None = 
         payload = {"provenance": prov, "rows": json.loads(frame.to_json(orient="records"))}
         json_path.write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
         written += [csv_path, md_path, json_path]
+    if plots or html:
+        written += write_plots_and_pages(store, world, out_dir, tables, prov, plots=plots, html=html)
     return written
+
+
+class LeaderboardWarning(UserWarning):
+    """A plot or HTML page of a leaderboard could not be written (the tables were)."""
+
+
+def write_plots_and_pages(
+    store: Store,
+    world: World,
+    out_dir: str | Path | None = None,
+    tables: dict[str, pd.DataFrame] | None = None,
+    prov: dict[str, Any] | None = None,
+    plots: bool = True,
+    html: bool = True,
+) -> list[Path]:
+    """The plots and HTML pages of a study whose tables are written; returns the files written.
+
+    ``tables`` and ``prov`` default to the published ``estimators.json`` /
+    ``searchers.json`` (so this can run after something else used them, e.g. the
+    history append that the tau-over-time plot reads). Every failure is a :class:`LeaderboardWarning`
+    (and a note on the page), never an exception.
+    """
+    out = Path(out_dir or world.cfg.leaderboard_dir) / world.cfg.name
+    files: dict[str, Path] = {}
+    errors: dict[str, str] = {}
+    try:
+        if tables is None:
+            tables, published_prov = _published(out)
+            prov = prov if prov is not None else published_prov
+        prov = prov if prov is not None else _provenance_block(store, world)
+    except Exception as exc:
+        warnings.warn(f"{out}: no tables to plot: {type(exc).__name__}: {exc}", LeaderboardWarning, stacklevel=2)
+        return []
+    if plots:
+        try:
+            from harness.plots import write_plots
+
+            history_path = out.parent / "history.csv"
+            history = pd.read_csv(history_path) if history_path.is_file() else None
+            result = write_plots(out, tables["estimators"], score_frame(store, world), history, world.cfg.name)
+            files, errors = result.files, result.errors
+        except Exception as exc:  # e.g. matplotlib missing or a history file that cannot be read
+            errors["all"] = f"{type(exc).__name__}: {exc}"
+        for name, error in errors.items():
+            warnings.warn(f"{out}: plots ({name}) not written: {error}", LeaderboardWarning, stacklevel=2)
+    written = list(files.values())
+    if html:
+        try:
+            from harness.html_page import write_index, write_study_page
+
+            written.append(write_study_page(out, world.cfg.name, tables, prov, files, errors))
+            written.append(write_index(out.parent))
+        except Exception as exc:
+            message = f"{out}: HTML page not written: {type(exc).__name__}: {exc}"
+            warnings.warn(message, LeaderboardWarning, stacklevel=2)
+    return written
+
+
+def _published(out: Path) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """The tables and provenance as written in ``out`` (from the JSON files, which keep labels as text
+    and blanks as null)."""
+    tables, prov = {}, {}
+    for name in ("estimators", "searchers"):
+        path = out / f"{name}.json"
+        if name == "estimators" or path.is_file():
+            payload = json.loads(path.read_text(encoding="utf-8"))
+            tables[name] = pd.DataFrame(payload["rows"])
+            prov = prov or payload.get("provenance", {})
+    return tables, prov

@@ -20,6 +20,7 @@ _PACKAGES = (
     "nas-bench-201",
     "nats_bench",
     "nasbench-pytorch",
+    "matplotlib",
 )
 
 

@@ -11,6 +11,8 @@ A plugin that fails to import or whose hook raises is reported (name and
 error) in :attr:`Registry.failures` and skipped; the rest load normally. Two
 plugins registering the same name is an error naming both: the later one is
 recorded as failed for that name, and resolving the name raises.
+Golden values (expected Kendall taus, see :mod:`harness.golden`) that plugins
+pin are kept in :attr:`Registry.golden`.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import pluggy
 
 from harness import hookspecs
 from harness.api import HarnessError
+from harness.golden import GoldenValue, make_golden_value
 
 ENTRY_POINT_GROUP = "nas_harness"
 ALLOW_ENV = "NAS_HARNESS_PLUGINS"
@@ -40,6 +43,7 @@ KINDS: dict[str, str] = {
     "searcher": "nas_harness_register_searchers",
 }
 ESTIMATOR_KINDS = ("proxy", "supernet")
+GOLDEN_HOOK = "nas_harness_golden_values"
 
 
 class PluginError(HarnessError):
@@ -98,6 +102,7 @@ class Registry:
         self.plugins: dict[str, PluginInfo] = {}
         self._entries: dict[tuple[str, str], Registration] = {}
         self._conflicts: dict[tuple[str, str], list[str]] = {}
+        self.golden: list[GoldenValue] = []  # expected taus pinned by plugins (see harness.golden)
         self.allow = set(allow) if allow is not None else _env_list(ALLOW_ENV)
         self.block = set(block) if block is not None else (_env_list(BLOCK_ENV) or set())
         if load_entry_points:
@@ -141,12 +146,14 @@ class Registry:
         except Exception as exc:
             info.error = f"failed to register: {_short_error(exc)}"
             return
-        for kind, hook_name in KINDS.items():
+        hooks = [(hook_name, self._registerer(kind, info)) for kind, hook_name in KINDS.items()]
+        hooks.append((GOLDEN_HOOK, self._golden_registerer(info)))
+        for hook_name, register in hooks:
             for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
                 if impl.plugin_name != info.name:
                     continue
                 try:
-                    impl.function(register=self._registerer(kind, info))
+                    impl.function(register=register)
                 except Exception as exc:
                     info.error = f"{hook_name} raised: {_short_error(exc)}"
                     self._forget(info)
@@ -174,10 +181,28 @@ class Registry:
 
         return register
 
+    def _golden_registerer(self, info: PluginInfo) -> Callable[..., None]:
+        def register(
+            estimator: str, benchmark: str, tau: float, tolerance: float, options: dict[str, Any] | None = None
+        ) -> None:
+            value = make_golden_value(info.name, estimator, benchmark, tau, tolerance, options)
+            for known in self.golden:
+                if (known.estimator, known.benchmark, known.options) == (estimator, benchmark, options):
+                    message = (
+                        f"golden value for {estimator!r} on {benchmark!r} with options {options} pinned by plugins "
+                        f"{known.plugin!r} and {info.name!r}; the first one is kept"
+                    )
+                    info.error = message if info.error is None else f"{info.error}; {message}"
+                    return
+            self.golden.append(value)
+
+        return register
+
     def _forget(self, info: PluginInfo) -> None:
         for key in info.registered:
             self._entries.pop(key, None)
         info.registered.clear()
+        self.golden = [g for g in self.golden if g.plugin != info.name]
 
     # -- queries -------------------------------------------------------------------
     @property

@@ -12,16 +12,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
-from harness.api import Estimator
+from harness.api import Estimator, HarnessError
 from harness.config import StudyConfig, parse_config
 from harness.executors import Executor, Job, describe_error, make_executor
 from harness.measure import measure
 from harness.provenance import provenance
+from harness.shards import ShardPlan, ShardSpec, shard_of_runs
 from harness.store import FAILED, OK, CostRow, ResultRow, Store
 from harness.world import World
+
+if TYPE_CHECKING:
+    from harness.history import HistoryRecord
 
 
 @dataclass
@@ -31,6 +36,7 @@ class StudyOutcome:
     scored: int = 0
     failed: int = 0
     skipped: int = 0
+    history: HistoryRecord | None = None  # the rows appended to <leaderboard_dir>/history.csv, if any
 
 
 def _chunks(items: list[str], size: int) -> list[tuple[str, ...]]:
@@ -44,10 +50,17 @@ def run_study(
     progress: bool = True,
     retry_failed: bool = False,
     write_leaderboard: bool = True,
+    plots: bool = True,
+    shard: ShardSpec | None = None,
 ) -> StudyOutcome:
-    """Run (or continue) a study. Rows already in the store are not redone."""
+    """Run (or continue) a study. Rows already in the store are not redone.
+
+    ``plots=False`` writes the leaderboard tables and page without the PNG plots.
+    ``shard`` runs only that shard's part into its own store and writes no
+    leaderboard (:mod:`harness.shards`; ``nas-harness merge`` joins the shards).
+    """
     with torch_threads(cfg.torch_threads):
-        return _run_study(cfg, world, executor, progress, retry_failed, write_leaderboard)
+        return _run_study(cfg, world, executor, progress, retry_failed, write_leaderboard, plots, shard=shard)
 
 
 @contextmanager
@@ -66,24 +79,30 @@ def torch_threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-def _run_study(cfg, world, executor, progress, retry_failed, write_leaderboard) -> StudyOutcome:
+def _run_study(cfg, world, executor, progress, retry_failed, write_leaderboard, plots=True, shard=None) -> StudyOutcome:
     world = world or World(cfg)
     executor = executor or make_executor(cfg)
-    store = Store(cfg.store_path)
-    outcome = StudyOutcome(cfg.store_path)
+    store_path = cfg.store_path if shard is None else shard.store_path(cfg.output)
+    store = Store(store_path)
+    outcome = StudyOutcome(store_path)
     try:
         store.init_study(cfg.name, cfg.to_dict(), cfg.config_hash())
         plugins = {name: info.version for name, info in world.registry.plugins.items()}
-        run_id = store.start_run({**provenance(cfg.config_hash(), cfg.device, plugins), "config": cfg.source})
+        prov = {**provenance(cfg.config_hash(), cfg.device, plugins), "config": cfg.source}
+        if shard is not None:
+            prov["shard"] = str(shard)
+        run_id = store.start_run(prov)
         status = "failed"
         try:
+            plan = None if shard is None else ShardPlan(shard, world)
             samples = {seed: [world.space.to_str(a) for a in world.sample(seed)] for seed in cfg.seeds}
             for seed, archs in samples.items():
                 store.save_sample(seed, archs)
             done = store.done_keys(retry_failed=retry_failed)
             jobs = []
             for est in cfg.estimators:
-                for seed, archs in samples.items():
+                for seed, sample in samples.items():
+                    archs = sample if plan is None else plan.archs(est.label, seed, sample)
                     todo = [a for a in archs if (est.label, a, seed) not in done]
                     outcome.skipped += len(archs) - len(todo)
                     if not todo:
@@ -97,14 +116,26 @@ def _run_study(cfg, world, executor, progress, retry_failed, write_leaderboard) 
                     size = len(todo) if _is_set_level(world, est.label) else cfg.chunk_size
                     jobs += [Job(est.label, seed, chunk) for chunk in _chunks(todo, size)]
             _score(world, executor, store, jobs, run_id, outcome, progress)
-            _search(world, store, run_id)
+            _search(world, store, run_id, plan)
             status = "finished"
         finally:
             store.end_run(run_id, status)
-        if write_leaderboard:
-            from harness.leaderboard import write_leaderboards
+        if write_leaderboard and shard is None:  # a shard's leaderboard comes from `nas-harness merge`
+            from harness.leaderboard import write_leaderboards, write_plots_and_pages
 
-            outcome.leaderboard_files = write_leaderboards(store, world)
+            # tables, then this run's history rows, then plots and pages (so tau over time includes this run)
+            outcome.leaderboard_files = write_leaderboards(store, world, plots=False, html=False)
+            history_error = None
+            if cfg.history:
+                from harness.history import record_study
+
+                try:
+                    outcome.history = record_study(world)
+                except HarnessError as exc:  # e.g. a foreign history.csv: still draw the page, then report it
+                    history_error = exc
+            outcome.leaderboard_files += write_plots_and_pages(store, world, plots=plots)
+            if history_error is not None:
+                raise history_error
     finally:
         store.close()
     return outcome
@@ -158,11 +189,11 @@ def _score(world, executor, store, jobs, run_id, outcome, progress) -> None:
         bar.close()
 
 
-def _search(world: World, store: Store, run_id: int) -> None:
+def _search(world: World, store: Store, run_id: int, plan: ShardPlan | None = None) -> None:
     """Run each searcher once per seed in the driver (after scoring, so a failed search loses no score)."""
     for ref in world.cfg.searchers:
         for seed in world.cfg.seeds:
-            if store.search_done(ref.label, seed):
+            if store.search_done(ref.label, seed) or (plan is not None and not plan.owns_search(ref.label, seed)):
                 continue
             try:
                 searcher = world.registry.create("searcher", ref.name, **ref.options)
@@ -194,11 +225,12 @@ def resume_study(path: str | Path, **kwargs) -> StudyOutcome:
     store = Store(store_path)
     try:
         _, raw, _ = store.study()
+        shard = shard_of_runs(store.runs())  # a shard's store resumes as that shard
     finally:
         store.close()
     cfg = config_from_stored(raw, str(store_path))
-    cfg.output = str(store_path.parent)
-    return run_study(cfg, **kwargs)
+    cfg.output = str(store_path.parent if shard is None else store_path.parent.parent)
+    return run_study(cfg, shard=shard, **kwargs)
 
 
 def config_from_stored(stored: dict, source: str) -> StudyConfig:

@@ -26,7 +26,7 @@ def test_minimal_config_gets_defaults():
         (cfg(seeds=[0, 0]), "repeats a seed"),
         (cfg(sample_size=0), "study.sample_size = 0"),
         (cfg(sample_size="many"), "study.sample_size = 'many'"),
-        (cfg(executor="ray"), "study.executor = 'ray'; accepted: local, process"),
+        (cfg(executor="dask"), "study.executor = 'dask'; accepted: local, process, ray"),
         (cfg(device="gpu"), "study.device = 'gpu'"),
         (cfg(top_k=[0]), "study.top_k"),
         (cfg(workers=True), "study.workers = True"),

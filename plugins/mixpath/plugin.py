@@ -16,3 +16,28 @@ def nas_harness_register_supernets(register):
 @hookimpl
 def nas_harness_register_searchers(register):
     register(MixPathNSGA2.name, MixPathNSGA2)
+
+
+# Golden values (checked by `nas-harness nightly`, see harness/golden.py): Kendall tau on the embedded
+# nb201.digits benchmark as committed in leaderboards/quickstart/estimators.csv (all 300 architectures,
+# seed 0, the quickstart's options and data). The tolerance is half the width of each tau's 95% bootstrap
+# interval, rounded up to 0.01 (0.06 to 0.09), so the band is about the pinned tau's own interval: a tau
+# outside it is a real change at this sample size (300 architectures); moves within it (another torch or
+# BLAS, supernet training on another machine) are below what the benchmark can resolve.
+
+#: the quickstart's supernet options (30 short epochs over the 898 training digits, the ground truth's width)
+QUICKSTART_OPTIONS = {"preset": "cpu-small", "epochs": 30, "batch_size": 64, "augment": False,
+                      "calibration_batch_size": 64, "eval_images": 300}  # fmt: skip
+GOLDEN_NB201_DIGITS = {  # name: (tau, tolerance); 95% interval in the comment
+    "mixpath.supernet": (0.502, 0.07),  # 0.437..0.564
+    "mixpath.sbn_nocal": (0.397, 0.07),  # 0.331..0.462
+    "mixpath.vanilla": (0.424, 0.08),  # 0.351..0.493
+    "mixpath.exponential": (0.514, 0.06),  # 0.456..0.571
+    "mixpath.scaling": (0.551, 0.07),  # 0.485..0.610
+}
+
+
+@hookimpl
+def nas_harness_golden_values(register):
+    for name, (tau, tolerance) in GOLDEN_NB201_DIGITS.items():
+        register(name, "nb201.digits", tau=tau, tolerance=tolerance, options=QUICKSTART_OPTIONS)

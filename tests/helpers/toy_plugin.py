@@ -3,7 +3,9 @@
 The "toy" space has 4**3 = 64 architectures (tuples of three ints in 0..3).
 Ground truth is a fixed function of the architecture, so every metric has a
 known answer. Proxies exercise the runner: a good one, one that raises, one
-that returns NaN, a slow one, a set-level one and a prepared one.
+that returns NaN, a slow one, a set-level one, a prepared one, one that
+kills its own process (for executors with worker processes) and a tunable one
+(noise and delay options). The plugin pins golden values for the nightly tests.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ import itertools
 import math
 import os
 import random
+import signal
 import time
+from pathlib import Path
 
 from harness.api import ArchitectureError, Benchmark, Direction, Proxy, SearchSpace, Supernet
 from harness.hookspecs import hookimpl
@@ -121,6 +125,29 @@ class SlowProxy(Proxy):
         return toy_accuracy(arch)
 
 
+class CrashingProxy(Proxy):
+    """Kills its own process (as the kernel's OOM killer would) when it scores ``crash_on``.
+
+    ``marker`` is a file recording the pid of each process it killed; it kills
+    at most ``times`` processes over the study (a retried chunk then succeeds).
+    Use it only where scoring runs in worker processes: it kills the driver too.
+    """
+
+    name = "toy.crash"
+
+    def __init__(self, marker: str, crash_on: str = "", times: int = 1):
+        self.marker, self.crash_on, self.times = marker, crash_on, times
+
+    def score(self, arch, ctx):
+        if self.crash_on in ("", ctx.space.to_str(arch)):
+            killed = Path(self.marker).read_text().split() if os.path.exists(self.marker) else []
+            if len(killed) < self.times:
+                with open(self.marker, "a") as f:
+                    f.write(f"{os.getpid()}\n")
+                os.kill(os.getpid(), signal.SIGKILL)
+        return toy_accuracy(arch)
+
+
 class RankProxy(Proxy):
     """A set-level estimator: the rank of each arch's accuracy within the scored set."""
 
@@ -136,6 +163,23 @@ class RankProxy(Proxy):
         for rank, i in enumerate(order):
             ranks[i] = float(rank)
         return ranks
+
+
+class TunableProxy(Proxy):
+    """Ground truth plus Gaussian noise of scale ``noise`` (0: a perfect ranking), after sleeping ``delay`` s.
+
+    The history and nightly tests make it worse (``noise``) or slower (``delay``) between two runs.
+    """
+
+    name = "toy.tunable"
+
+    def __init__(self, noise: float = 0.0, delay: float = 0.0):
+        self.noise, self.delay = noise, delay
+
+    def score(self, arch, ctx):
+        if self.delay:
+            time.sleep(self.delay)
+        return toy_accuracy(arch) + self.noise * random.Random(f"{arch}:{ctx.seed}").gauss(0.0, 1.0)
 
 
 class CountingSupernet(Supernet):
@@ -169,10 +213,16 @@ def nas_harness_register_benchmarks(register):
 
 @hookimpl
 def nas_harness_register_proxies(register):
-    for cls in (GoodProxy, InverseProxy, RaisingProxy, NanProxy, SlowProxy, RankProxy):
+    for cls in (GoodProxy, InverseProxy, RaisingProxy, NanProxy, SlowProxy, RankProxy, CrashingProxy, TunableProxy):
         register(cls.name, cls)
 
 
 @hookimpl
 def nas_harness_register_supernets(register):
     register("toy.supernet", CountingSupernet)
+
+
+@hookimpl
+def nas_harness_golden_values(register):
+    register("toy.tunable", "toy.bench", tau=1.0, tolerance=0.05)  # without noise it ranks perfectly
+    register("toy.good", "toy.bench", tau=0.5, tolerance=0.01, options={"pinned": "for other options"})

@@ -1,0 +1,243 @@
+"""Leaderboard plots as small, deterministic PNG files (matplotlib, Agg backend).
+
+Three charts per study, drawn from the same frames as the tables:
+
+* ``scatter.png``: each estimator's score against the ground-truth accuracy of
+  every sampled architecture, one small panel per estimator. Scores are shown
+  signed by the estimator's declared direction (a "lower is better" score is
+  negated), so in every panel up-and-right means a good ranking.
+* ``tradeoff.png``: Kendall tau (with its bootstrap interval as error bars)
+  against seconds per architecture (one-off prepare plus scoring, amortized
+  over the ranked architectures; log scale): what each ranking costs.
+* ``tau_history.png``: Kendall tau over time from ``history.csv``, one line per
+  estimator; not drawn while there is no history for the study.
+
+Each chart is drawn on its own; :func:`write_plots` reports a chart that fails
+instead of raising, so a plotting problem never costs the tables or the other
+charts.
+
+Example::
+
+    result = write_plots(out_dir, estimators, scores, history)
+    result.files    # {"scatter": Path(".../scatter.png"), ...}
+    result.errors   # {"tradeoff": "ValueError: ..."} for charts that failed
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure  # drawn without pyplot: no global state, the Agg renderer, no display
+
+#: file name of each chart, in page order
+PLOT_FILES = {"tradeoff": "tradeoff.png", "scatter": "scatter.png", "tau_history": "tau_history.png"}
+MAX_POINTS = 4000  # scatter points per panel; larger samples are thinned deterministically
+DPI = 80
+SPAN_LOG = 3  # scores spanning more orders of magnitude than this get a log (or symlog) axis
+_RC = {"font.size": 8, "axes.titlesize": 8, "axes.labelsize": 8, "legend.fontsize": 7}
+
+
+@dataclass
+class PlotResult:
+    """The charts written (name -> file) and those that failed (name -> error text)."""
+
+    files: dict[str, Path] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def write_plots(
+    out_dir: str | Path,
+    estimators: pd.DataFrame,
+    scores: pd.DataFrame,
+    history: pd.DataFrame | None = None,
+    study: str | None = None,
+) -> PlotResult:
+    """Write every chart that has data into ``out_dir``; a failing chart is reported in ``errors``.
+
+    ``estimators`` is the leaderboard's estimator table; ``scores`` has one row per
+    scored architecture (columns ``estimator``, ``signed_score``, ``truth``,
+    ``direction``); ``history`` is ``history.csv`` (rows of other studies are
+    ignored when ``study`` is given). A chart without data is not drawn, and an
+    older file of that chart is removed so that no stale picture stays behind.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    result = PlotResult()
+    charts: dict[str, Callable[[], Figure | None]] = {
+        "tradeoff": lambda: tradeoff_figure(estimators),
+        "scatter": lambda: scatter_figure(estimators, scores),
+        "tau_history": lambda: history_figure(history, study),
+    }
+    for name, draw in charts.items():
+        path = out / PLOT_FILES[name]
+        path.unlink(missing_ok=True)
+        try:
+            with matplotlib.rc_context(_RC):
+                fig = draw()
+                if fig is None:
+                    continue
+                save_png(fig, path)
+        except Exception as exc:
+            path.unlink(missing_ok=True)
+            result.errors[name] = f"{type(exc).__name__}: {exc}"
+        else:
+            result.files[name] = path
+    return result
+
+
+def save_png(fig: Figure, path: Path) -> None:
+    """Render with Agg, without the matplotlib version in the metadata, so equal data give equal bytes."""
+    FigureCanvasAgg(fig)
+    fig.savefig(path, format="png", dpi=DPI, metadata={"Software": None})
+
+
+def plain_text(value: object) -> str:
+    """``value`` as literal text for a chart (a ``$`` would otherwise start matplotlib's math mode)."""
+    return str(value).replace("\\", "\\\\").replace("$", r"\$")
+
+
+def estimator_colors(labels: list[str]) -> dict[str, tuple[float, ...]]:
+    """A fixed colour per estimator (in table order), shared by the charts."""
+    cmap = matplotlib.colormaps["tab20" if len(labels) > 10 else "tab10"]
+    return {label: cmap(i % cmap.N) for i, label in enumerate(labels)}
+
+
+def tradeoff_figure(estimators: pd.DataFrame) -> Figure | None:
+    """Kendall tau with its interval against amortized seconds per architecture (log x)."""
+    if estimators.empty:
+        return None
+    table = estimators.copy()
+    for column in ("kendall_tau", "tau_ci_low", "tau_ci_high", "total_s", "n_archs"):
+        table[column] = pd.to_numeric(table[column], errors="coerce").astype(float)
+    table["cost"] = table["total_s"] / table["n_archs"].where(table["n_archs"] > 0)
+    drawable = table[np.isfinite(table["kendall_tau"]) & np.isfinite(table["cost"]) & (table["cost"] > 0)]
+    left_out = [str(x) for x in table.loc[~table.index.isin(drawable.index), "estimator"]]
+    fig = Figure(figsize=(7.5, 4.8), layout="constrained")
+    ax = fig.subplots()
+    colors = estimator_colors([str(x) for x in estimators["estimator"]])
+    log_cost = np.log10(drawable["cost"]) if len(drawable) else pd.Series(dtype=float)
+    right_of = log_cost.min() + 0.7 * (log_cost.max() - log_cost.min()) if len(drawable) > 1 else math.inf
+    for row in drawable.itertuples(index=False):
+        tau, low, high = row.kendall_tau, row.tau_ci_low, row.tau_ci_high
+        yerr = [[tau - low], [high - tau]] if math.isfinite(low) and math.isfinite(high) else None
+        color = colors[str(row.estimator)]
+        ax.errorbar(row.cost, tau, yerr=yerr, fmt="o", color=color, capsize=3, markersize=5)
+        left = math.log10(row.cost) > right_of  # labels of the rightmost points go left, inside the axes
+        ax.annotate(plain_text(row.estimator), (row.cost, tau), xytext=(-4 if left else 4, 3),
+                    textcoords="offset points", ha="right" if left else "left", fontsize=7, color=color)  # fmt: skip
+    if len(drawable):
+        ax.set_xscale("log")
+        ax.margins(x=0.08, y=0.08)
+    ax.axhline(0.0, color="0.6", linewidth=0.8, linestyle=":")
+    ax.set_xlabel("seconds per architecture (prepare + scoring, amortized; log scale)")
+    ax.set_ylabel("Kendall tau (higher is better)")
+    ax.set_title("Ranking quality vs cost")
+    ax.grid(True, which="major", alpha=0.3)
+    if left_out:
+        note = "not drawn (no tau or no cost): " + ", ".join(plain_text(x) for x in left_out)
+        fig.text(0.01, 0.005, note, fontsize=6, color="0.4", va="bottom", wrap=True)
+    return fig
+
+
+def scatter_figure(estimators: pd.DataFrame, scores: pd.DataFrame) -> Figure | None:
+    """One small panel per estimator: signed score against ground-truth accuracy."""
+    if scores.empty:
+        return None
+    order = [str(x) for x in estimators["estimator"]] if len(estimators) else []
+    order += sorted(set(map(str, scores["estimator"])) - set(order))
+    labels = [label for label in order if (scores["estimator"] == label).any()]
+    taus = {}
+    if len(estimators):
+        tau_values = pd.to_numeric(estimators["kendall_tau"], errors="coerce").astype(float)
+        taus = dict(zip(map(str, estimators["estimator"]), tau_values, strict=True))
+    cols = min(4, len(labels))
+    rows = math.ceil(len(labels) / cols)
+    fig = Figure(figsize=(2.4 * cols, 2.1 * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False)
+    colors = estimator_colors(order)
+    for ax, label in zip(axes.flat, labels, strict=False):
+        mine = scores[scores["estimator"] == label]
+        shown = _thin(mine)
+        ax.scatter(shown["truth"], shown["signed_score"], s=4, alpha=0.5, color=colors[label], linewidths=0)
+        minimize = (mine["direction"] == "min").any()
+        tau = taus.get(label, math.nan)
+        tau_text = f"{tau:.3f}" if math.isfinite(tau) else "n/a"
+        count = f"{len(mine)}" if len(shown) == len(mine) else f"{len(shown)} of {len(mine)}"
+        ax.set_title(f"{plain_text(label)}\ntau {tau_text}, {count} archs", fontsize=7)
+        scale = score_scale(mine["signed_score"])
+        ax.set_yscale(scale[0], **scale[1])
+        ylabel = "-score (lower is better)" if minimize else "score"
+        ax.set_ylabel(ylabel if scale[0] == "linear" else f"{ylabel}, {scale[0]}", fontsize=7)
+        ax.tick_params(labelsize=6)
+        if scale[0] == "linear":
+            ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 4))
+        else:  # a handful of decades, not one label per decade
+            ax.yaxis.get_major_locator().set_params(numticks=5)
+            ax.minorticks_off()
+            signed = mine["signed_score"]
+            if scale[0] == "symlog" and (signed >= 0).all():
+                ax.set_ylim(bottom=0)  # zeros among positive scores: no negative decades below them
+            elif scale[0] == "symlog" and (signed <= 0).all():
+                ax.set_ylim(top=0)
+    for ax in list(axes.flat)[len(labels) :]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel("ground-truth accuracy", fontsize=7)
+    return fig
+
+
+def score_scale(values: pd.Series) -> tuple[str, dict[str, float]]:
+    """A y scale for scores: linear, or log / symlog when they span more than SPAN_LOG orders of magnitude
+    (e.g. synflow), so that a few huge scores do not flatten all the others onto one line."""
+    finite = values[np.isfinite(values)].to_numpy(dtype=float)
+    magnitude = np.abs(finite[finite != 0])
+    if len(magnitude) < 2:
+        return "linear", {}
+    small = float(np.quantile(magnitude, 0.05))
+    if magnitude.max() / small <= 10**SPAN_LOG:
+        return "linear", {}
+    if (finite > 0).all():
+        return "log", {}
+    return "symlog", {"linthresh": small}
+
+
+def _thin(frame: pd.DataFrame) -> pd.DataFrame:
+    """At most MAX_POINTS rows, chosen by a fixed seed (the same data give the same picture)."""
+    if len(frame) <= MAX_POINTS:
+        return frame
+    return frame.sample(n=MAX_POINTS, random_state=0)
+
+
+def history_figure(history: pd.DataFrame | None, study: str | None = None) -> Figure | None:
+    """Kendall tau per estimator over time; None when there is no history (yet) for ``study``."""
+    if history is None or history.empty or not {"date", "estimator", "kendall_tau"} <= set(history.columns):
+        return None
+    rows = history
+    if study is not None and "study" in rows.columns:
+        rows = rows[rows["study"].astype(str) == study]
+    rows = rows.assign(when=pd.to_datetime(rows["date"], errors="coerce", utc=True, format="ISO8601"))
+    rows = rows.assign(tau=pd.to_numeric(rows["kendall_tau"], errors="coerce"))
+    rows = rows.dropna(subset=["when", "tau"])
+    if rows.empty:
+        return None
+    labels = sorted(set(map(str, rows["estimator"])))
+    colors = estimator_colors(labels)
+    fig = Figure(figsize=(7.5, 4.2), layout="constrained")
+    ax = fig.subplots()
+    for label in labels:
+        mine = rows[rows["estimator"].astype(str) == label].sort_values("when", kind="stable")
+        ax.plot(mine["when"], mine["tau"], marker="o", markersize=3, linewidth=1, color=colors[label],
+                label=plain_text(label))  # fmt: skip
+    ax.set_ylabel("Kendall tau")
+    ax.set_title("Kendall tau over time" + (f": {plain_text(study)}" if study else ""))
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    fig.autofmt_xdate()
+    return fig
