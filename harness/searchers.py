@@ -6,6 +6,7 @@ import math
 import random
 
 from harness.api import Context, Estimator, Searcher, SearchResult
+from harness.options import check_int
 from harness.world import derived_seed
 
 
@@ -21,8 +22,7 @@ class RandomSearch(Searcher):
     name = "random"
 
     def __init__(self, budget: int = 100) -> None:
-        if not isinstance(budget, int) or budget < 1:
-            raise ValueError(f"random search budget = {budget!r}; expected a positive integer")
+        check_int("random search budget", budget)
         self.budget = budget
 
     def search(self, estimator: Estimator, ctx: Context) -> SearchResult:

@@ -242,7 +242,7 @@ def test_bad_architecture_raises_naming_the_value(arch, named: str) -> None:
 
 
 def test_bad_sizes_raise() -> None:
-    with pytest.raises(ValueError, match="C must be a positive int"):
+    with pytest.raises(ValueError, match=r"NB201Network: C = 0; accepted: a positive integer"):
         NB201Network(ALL_NONE, C=0)
 
 

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from harness.api import ConfigError
+from harness.options import check_ints
 
 
 @dataclass(frozen=True)
@@ -33,11 +34,7 @@ class TrainRecipe:
     split_seed: int = 0
 
     def __post_init__(self) -> None:
-        positive = ("epochs", "batch_size", "C", "N")
-        for name in positive:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"recipe {name} = {value!r}; expected a positive integer")
+        check_ints("recipe", epochs=self.epochs, batch_size=self.batch_size, C=self.C, N=self.N)
         for name in ("lr", "momentum", "weight_decay"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:

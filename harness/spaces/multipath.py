@@ -22,6 +22,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from harness.api import ArchitectureError, ChoicePoint, SearchSpace
+from harness.options import check_int
 from harness.spaces.masks import Mask
 
 MultiArch = tuple[tuple[int, ...], ...]
@@ -41,8 +42,7 @@ class MultiPathSpace(SearchSpace):
     def __init__(self, base: SearchSpace, m: int, solo: Sequence[str] = ("none",)) -> None:
         self.base = base
         self.points: list[ChoicePoint] = base.choice_points()
-        if isinstance(m, bool) or not isinstance(m, int) or m < 1:
-            raise ValueError(f"multi-path m = {m!r}; accepted: a positive integer")
+        check_int("multi-path m", m)
         self.m = m
         self.solo = tuple(solo)
         self.name = f"{base.name}-multipath{m}"

@@ -22,6 +22,7 @@ import torch
 from nasbench_pytorch.model.base_ops import OP_MAP, ConvBnRelu
 from torch import nn
 
+from harness.options import check_ints
 from harness.spaces.masks import Mask
 from harness.spaces.nb101_s4 import SLOT_OPTIONS, SLOTS
 
@@ -85,9 +86,7 @@ class S4Supernet(nn.Module):
         edge_norm: FusionNorm | None = None,
     ) -> None:
         super().__init__()
-        for name, value in (("C", C), ("N", N), ("num_classes", num_classes)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"S4Supernet: {name} must be a positive int, got {value!r}")
+        check_ints("S4Supernet", C=C, N=N, num_classes=num_classes)
         if edge_combine not in ("sum", "mean"):
             raise ValueError(f"S4Supernet: edge_combine = {edge_combine!r}; accepted: 'sum', 'mean'")
         self.C, self.N = C, N

@@ -22,6 +22,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from harness.options import check_ints
 from harness.spaces import nb201 as space
 
 __all__ = ["InferCell", "NB201Network", "ReLUConvBN", "ResNetBasicblock", "Zero", "make_op"]
@@ -126,9 +127,7 @@ class NB201Network(nn.Module):
     def __init__(self, arch: tuple[int, ...] | str, C: int = 16, N: int = 5, num_classes: int = 10) -> None:
         super().__init__()
         self.arch = space.parse(arch) if isinstance(arch, str) else space.validate(arch)
-        for name, value in (("C", C), ("N", N), ("num_classes", num_classes)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"NB201Network: {name} must be a positive int, got {value!r}")
+        check_ints("NB201Network", C=C, N=N, num_classes=num_classes)
         self.C, self.N, self.num_classes = C, N, num_classes
 
         self.stem = nn.Sequential(nn.Conv2d(3, C, kernel_size=3, padding=1, bias=False), nn.BatchNorm2d(C))

@@ -34,6 +34,7 @@ import torch
 from torch import nn
 
 from harness.api import ChoicePoint
+from harness.options import check_ints
 from harness.spaces import nb201 as space
 from harness.spaces.masks import Mask, mask_choices, single_path_mask
 from harness.spaces.masks import check_mask as check_choice_mask
@@ -152,9 +153,7 @@ class NB201Supernet(nn.Module):
         edge_norm: EdgeNorm | None = None,
     ) -> None:
         super().__init__()
-        for name, value in (("C", C), ("N", N), ("num_classes", num_classes)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"NB201Supernet: {name} must be a positive int, got {value!r}")
+        check_ints("NB201Supernet", C=C, N=N, num_classes=num_classes)
         self.C, self.N, self.num_classes, self.depth, self.use_stem = C, N, num_classes, depth, use_stem
         self.stem = (
             nn.Sequential(nn.Conv2d(3, C, kernel_size=3, padding=1, bias=False), nn.BatchNorm2d(C))

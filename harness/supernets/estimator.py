@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from harness.api import Arch, ConfigError, Context, Direction, Supernet
+from harness.options import check_int
 from harness.spaces.masks import Mask, single_path_mask
 from harness.supernets.calibration import accuracy, recalibrate_bn
 from harness.supernets.training import PathSampler, TrainSettings, train_supernet
@@ -152,5 +153,4 @@ class WeightSharingEstimator(Supernet):
         return accuracy(self.net, mask, self._evaluation)
 
     def _check_positive_int(self, name: str, value: object) -> None:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"{self.name}: {name} = {value!r}; accepted: a positive integer")
+        check_int(f"{self.name}: {name}", value)

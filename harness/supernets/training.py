@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from harness.api import ConfigError, HarnessError
+from harness.options import check_int, check_ints
 from harness.spaces.masks import Mask
 
 PathSampler = Callable[[int, int], Mask]  # (epoch, step) -> the path trained at that step
@@ -56,19 +57,9 @@ class TrainSettings:
     max_steps_per_epoch: int | None = None  # cap an epoch (CPU presets); None: the whole train split
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"supernet training: {name} = {value!r}; accepted: a positive integer")
-        if self.max_steps_per_epoch is not None and (
-            isinstance(self.max_steps_per_epoch, bool)
-            or not isinstance(self.max_steps_per_epoch, int)
-            or self.max_steps_per_epoch < 1
-        ):
-            raise ConfigError(
-                f"supernet training: max_steps_per_epoch = {self.max_steps_per_epoch!r}; "
-                "accepted: a positive integer or none"
-            )
+        check_ints("supernet training", epochs=self.epochs, batch_size=self.batch_size)
+        if self.max_steps_per_epoch is not None:
+            check_int("supernet training: max_steps_per_epoch (or none)", self.max_steps_per_epoch)
         for name in ("lr", "lr_min", "momentum", "weight_decay"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:

@@ -31,6 +31,7 @@ from typing import Any
 from torch import nn
 
 from harness.api import ConfigError, Context
+from harness.options import check_int
 from harness.spaces.masks import single_path_mask
 from harness.spaces.multipath import MultiPathSpace
 from harness.supernets.estimator import PRESETS as SUPERNET_PRESETS
@@ -59,8 +60,7 @@ class MixPathSupernet(WeightSharingEstimator):
         self.presets = {k: {**v, "calibrate": self.default_calibrate} for k, v in PRESETS.items()}
         super().__init__(preset, **overrides)
         self.m = self.settings["m"]
-        if isinstance(self.m, bool) or not isinstance(self.m, int) or self.m < 1:
-            raise ConfigError(f"{self.name}: m = {self.m!r}; accepted: a positive integer")
+        check_int(f"{self.name}: m", self.m)
         self.statistics: dict[str, float] = {}
 
     def multipath_space(self, ctx: Context) -> MultiPathSpace:

@@ -27,6 +27,7 @@ from typing import Any
 
 from harness.api import Arch, ConfigError, Context, Estimator, Searcher, SearchResult
 from harness.costs import flops_millions, params_millions
+from harness.options import check_ints
 from harness.world import derived_seed
 from nas_harness_plugins.spos.sampling import uniform_choices
 
@@ -47,13 +48,9 @@ class SPOSEvolution(Searcher):
         constraint_net: dict[str, Any] | None = None,
         max_tries: int = 10,
     ) -> None:
-        for key, value in (("population", population), ("parents", parents), ("generations", generations),
-                           ("max_tries", max_tries)):  # fmt: skip
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"spos.evolution: {key} = {value!r}; accepted: a positive integer")
-        for key, value in (("mutations", mutations), ("crossovers", crossovers)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ConfigError(f"spos.evolution: {key} = {value!r}; accepted: an integer >= 0")
+        check_ints("spos.evolution", population=population, parents=parents, generations=generations,
+                   max_tries=max_tries)  # fmt: skip
+        check_ints("spos.evolution", minimum=0, mutations=mutations, crossovers=crossovers)
         if mutations + crossovers > population:
             raise ConfigError(
                 f"spos.evolution: mutations + crossovers = {mutations + crossovers} exceeds population = {population}"

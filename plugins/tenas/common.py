@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from harness.api import ConfigError, Context
+from harness.options import check_int
 from harness.spaces import nb201 as nb201_space
 from harness.world import derived_seed
 
@@ -48,9 +49,7 @@ def check_choice(name: str, value: Any, accepted: Sequence[Any]) -> Any:
 
 
 def check_positive_int(name: str, value: Any, minimum: int = 1) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ConfigError(f"{name} = {value!r}; expected an integer >= {minimum}")
-    return value
+    return check_int(name, value, minimum)
 
 
 def device_of(option: str | None, ctx: Context) -> torch.device:
