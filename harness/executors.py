@@ -134,13 +134,17 @@ class LocalExecutor(Executor):
 _worker_world: World | None = None
 
 
-def _init_worker(config: dict, source: str, plugin_modules: dict[str, str]) -> None:
-    global _worker_world
+def worker_world(config: dict, source: str, plugin_modules: dict[str, str]) -> World:
+    """A worker process's World for the study ``config``: one torch thread, the executor provides the parallelism."""
     import torch
 
-    torch.set_num_threads(1)  # one core per worker; the pool provides the parallelism
-    cfg: StudyConfig = parse_config(config, source)
-    _worker_world = World(cfg, plugin_modules=plugin_modules)
+    torch.set_num_threads(1)
+    return World(parse_config(config, source), plugin_modules=plugin_modules)
+
+
+def _init_worker(config: dict, source: str, plugin_modules: dict[str, str]) -> None:
+    global _worker_world
+    _worker_world = worker_world(config, source, plugin_modules)
 
 
 def _worker_run(job: Job) -> list[ResultRow]:

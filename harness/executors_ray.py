@@ -41,8 +41,8 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from harness.api import ConfigError
-from harness.config import StudyConfig, parse_config
-from harness.executors import Executor, Job, failed_rows, run_job
+from harness.config import StudyConfig
+from harness.executors import Executor, Job, failed_rows, run_job, worker_world
 from harness.store import ResultRow
 from harness.world import World
 
@@ -88,15 +88,11 @@ def _worker_world(spec: dict[str, Any]) -> World:
     """This worker's World for the study in ``spec``, built on the first chunk it scores."""
     world = _worlds.get(spec["key"])
     if world is None:
-        import torch
-
-        torch.set_num_threads(1)  # one core per task; Ray provides the parallelism
         for path in spec["sys_path"]:  # the driver's import path (test plugins, a checkout) where it exists here
             if path not in sys.path and os.path.isdir(path):
                 sys.path.append(path)
         _worlds.clear()  # one study at a time per worker process
-        cfg = parse_config(spec["config"], spec["source"])
-        world = _worlds[spec["key"]] = World(cfg, plugin_modules=spec["plugin_modules"])
+        world = _worlds[spec["key"]] = worker_world(spec["config"], spec["source"], spec["plugin_modules"])
     return world
 
 

@@ -52,8 +52,8 @@ class World:
         self._estimators: dict[str, Estimator] = {}
         self._providers: dict[int, Any] = {}
         self._prepared: set[tuple[str, int]] = set()
-        self._candidates: list[Arch] | None = None
-        self._candidates_known = False
+        self._listed: list[Arch] | None = None
+        self._listed_known = False
         if cfg.data is not None:
             _split_data_options(cfg.data.options)  # reject unknown [data] keys before any work starts
 
@@ -109,15 +109,23 @@ class World:
             candidates=self.candidates(),
         )
 
+    def listed_archs(self) -> list[Arch] | None:
+        """The benchmark's architectures sorted by string, or None when it does not list them.
+
+        Listed once per process: a large table (NB101's store canonicalises every cell) is not
+        walked again for the sample and the candidates.
+        """
+        if not self._listed_known:
+            listed = self.benchmark.archs()
+            self._listed = None if listed is None else sorted(listed, key=self.space.to_str)
+            self._listed_known = True
+        return self._listed
+
     def candidates(self) -> list[Arch] | None:
         """The benchmark's architectures when it covers only part of the space (sorted by string), else None."""
-        if not self._candidates_known:
-            listed = self.benchmark.archs()
-            listed = None if listed is None else sorted(listed, key=self.space.to_str)
-            size = self.space.size()
-            self._candidates = None if listed is None or (size is not None and len(listed) >= size) else listed
-            self._candidates_known = True
-        return self._candidates
+        listed = self.listed_archs()
+        size = self.space.size()
+        return None if listed is None or (size is not None and len(listed) >= size) else listed
 
     def ensure_prepared(self, label: str, seed: int) -> None:
         """Call ``prepare`` once per process (a trained supernet loads its checkpoint here)."""
@@ -136,11 +144,10 @@ class World:
         seeded by (benchmark name, seed) only.
         """
         rng = random.Random(derived_seed("sample", self.cfg.benchmark.name, seed))
-        candidates = self.benchmark.archs()
-        if candidates is not None:
-            pool = sorted(candidates, key=self.space.to_str)  # the full list, even when it covers the space
+        pool = self.listed_archs()  # the full list, even when it covers the space
+        if pool is not None:
             if self.cfg.sample_size is None:
-                return pool
+                return list(pool)
             if self.cfg.sample_size > len(pool):
                 raise_too_large(self.cfg.sample_size, len(pool), self.cfg.benchmark.name)
             return rng.sample(pool, self.cfg.sample_size)
