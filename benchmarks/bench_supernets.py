@@ -1,11 +1,12 @@
 """SPOS and MixPath on CPU: supernet training throughput and scoring seconds per architecture.
 
 - training: images per second of supernet steps (forward, backward and SGD step
-  of one sampled path) at the ``cpu-small`` size (NB201 supernet at ``C=8, N=1``,
-  batch 128, 32x32 CIFAR-sized inputs) and the paper size (``C=16, N=5``, batch
-  64), for SPOS (one uniform op per edge) and MixPath (m = 4 with linear
-  Shadow BN: 1 to 4 summed ops per edge, 2.5 on average);
-- scoring: seconds per architecture at the cpu-small settings: BN
+  of one sampled path) at the ``cpu`` preset's size (NB201 supernet at ``C=8, N=1``,
+  batch 128, 16x16 inputs: CIFAR-10 pooled), the ``cpu-small`` size (the same
+  network on 32x32 inputs) and the paper size (``C=16, N=5``, batch 64, 32x32),
+  for SPOS (one uniform op per edge) and MixPath (m = 4 with linear Shadow BN:
+  1 to 4 summed ops per edge, 2.5 on average);
+- scoring: seconds per architecture at the cpu and cpu-small settings: BN
   recalibration on 4 x 128 training images, then accuracy on 1,000 validation
   images (the same for SPOS and every MixPath variant: one single path).
 
@@ -34,12 +35,12 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 SPACE = NB201Space()
 POINTS = SPACE.choice_points()
-SIZES = {"cpu-small": (8, 1, 128), "paper": (16, 5, 64)}
+SIZES = {"cpu": (8, 1, 128, 16), "cpu-small": (8, 1, 128, 32), "paper": (16, 5, 64, 32)}  # C, N, batch, pixels
 
 
-def _batch(n: int, seed: int = 0):
+def _batch(n: int, seed: int = 0, pixels: int = 32):
     g = torch.Generator().manual_seed(seed)
-    return torch.randn(n, 3, 32, 32, generator=g), torch.randint(0, 10, (n,), generator=g)
+    return torch.randn(n, 3, pixels, pixels, generator=g), torch.randint(0, 10, (n,), generator=g)
 
 
 def _supernet_and_paths(method: str, C: int, N: int):
@@ -57,11 +58,11 @@ def _supernet_and_paths(method: str, C: int, N: int):
 @pytest.mark.parametrize("size", list(SIZES))
 @pytest.mark.parametrize("method", ["spos", "mixpath"])
 def test_training_images_per_second(benchmark, method, size):
-    C, N, batch_size = SIZES[size]
+    C, N, batch_size, pixels = SIZES[size]
     net, next_path = _supernet_and_paths(method, C, N)
     optimizer = make_optimizer(net, TrainSettings())
-    batch = _batch(batch_size)
-    steps = 10 if size == "cpu-small" else 3
+    batch = _batch(batch_size, pixels=pixels)
+    steps = 3 if size == "paper" else 10
 
     def run():
         for _ in range(steps):
@@ -70,14 +71,16 @@ def test_training_images_per_second(benchmark, method, size):
     benchmark.pedantic(run, rounds=3, iterations=1, warmup_rounds=1)
     images_per_s = steps * batch_size / benchmark.stats.stats.median
     benchmark.extra_info.update({"torch_threads": torch.get_num_threads(), "images_per_s": round(images_per_s, 1)})
-    print(f"\n{method} training, {size} (C={C}, N={N}, batch {batch_size}): {images_per_s:.0f} images/s")
+    print(f"\n{method} training, {size} (C={C}, N={N}, batch {batch_size}, {pixels} px): {images_per_s:.0f} images/s")
 
 
+@pytest.mark.parametrize("size", ["cpu", "cpu-small"])
 @pytest.mark.parametrize("method", ["spos", "mixpath"])
-def test_scoring_seconds_per_arch(benchmark, method):
-    net, _ = _supernet_and_paths(method, 8, 1)
-    calibration = [_batch(128, seed) for seed in range(4)]
-    evaluation = [_batch(500, 10 + seed) for seed in range(2)]
+def test_scoring_seconds_per_arch(benchmark, method, size):
+    C, N, _, pixels = SIZES[size]
+    net, _ = _supernet_and_paths(method, C, N)
+    calibration = [_batch(128, seed, pixels) for seed in range(4)]
+    evaluation = [_batch(500, 10 + seed, pixels) for seed in range(2)]
     masks = iter([single_path_mask(POINTS, a) for a in SPACE.sample_unique(6, random.Random(0))])
 
     def score():
@@ -87,4 +90,4 @@ def test_scoring_seconds_per_arch(benchmark, method):
 
     benchmark.pedantic(score, rounds=5, iterations=1, warmup_rounds=1)
     benchmark.extra_info["torch_threads"] = torch.get_num_threads()
-    print(f"\n{method} scoring (cpu-small): {benchmark.stats.stats.median:.3f} s per architecture")
+    print(f"\n{method} scoring ({size}, {pixels} px): {benchmark.stats.stats.median:.3f} s per architecture")

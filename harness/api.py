@@ -198,7 +198,9 @@ class Context:
     ``data`` is the study's :class:`harness.data.BatchProvider` (None when the
     study has no image data); its batches are a function of the study seed only,
     so every estimator sees the same images. ``workdir`` is private to this
-    estimator within the study (checkpoints, caches).
+    estimator within the study (checkpoints, caches); ``shared_workdir`` is the
+    study's folder for work several estimators may share, each under a key of
+    its own making (a supernet training under a digest of its settings).
     """
 
     space: SearchSpace
@@ -210,6 +212,7 @@ class Context:
     #: the architectures the benchmark has ground truth for, when it covers only part of the space
     #: (None: all of it); searchers draw from these so that what they return can be judged
     candidates: Sequence[Arch] | None = None
+    shared_workdir: str | None = None
 
 
 class Estimator(abc.ABC):
@@ -239,6 +242,11 @@ class Estimator(abc.ABC):
         """Rows describing the one-off work, e.g. a supernet's training curve (one row per epoch,
         with an ``epoch`` or ``step`` key); the runner keeps them in the store's ``series`` table."""
         return []
+
+    def prepare_seconds(self) -> float | None:
+        """Seconds the one-off work cost when :meth:`prepare` reused it (a supernet trained for another
+        estimator, or by an earlier run): the runner charges the larger of this and what it measured."""
+        return None
 
     @abc.abstractmethod
     def score(self, arch: Arch, ctx: Context) -> float:

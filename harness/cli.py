@@ -5,18 +5,34 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.api import HarnessError
+from harness.config import check_device
+from harness.options import check_int
 from harness.registry import KINDS, get_registry
 
+if TYPE_CHECKING:
+    from harness.runner import StudyOutcome
+
 DEFAULT_CONFIG = Path("configs/quickstart.toml")
+
+# Exit codes (README "Exit codes"): scripts and CI tell these apart.
+EXIT_OK = 0  # done
+EXIT_CHECK_FAILED = 1  # nightly found a regression; plugins --strict found a plugin that failed to load
+EXIT_USAGE = 2  # bad arguments or config (argparse exits 2 too); nothing was run
+EXIT_INTERNAL = 3  # a bug: an unexpected exception, traceback printed
+EXIT_WORK_FAILED = 4  # run/resume: an estimator failed on every architecture; groundtruth train: some rows failed
+EXIT_INTERRUPTED = 130  # Ctrl-C
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from harness.config import load_config
     from harness.runner import run_study
     from harness.shards import ShardSpec
+    from harness.validate import validated_world
 
     cfg = load_config(args.config)
     if args.output:
@@ -25,15 +41,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
         cfg.leaderboard_dir = args.leaderboard_dir
     if args.executor:
         cfg.executor = args.executor
-    if args.workers:
-        cfg.workers = args.workers
+    if args.workers is not None:
+        cfg.workers = check_int("--workers", args.workers)
     if args.device:
-        cfg.device = args.device
+        cfg.device = check_device(args.device, "--device")
     if args.ray_address:
         cfg.ray_address = args.ray_address
     shard = ShardSpec.parse(args.shard) if args.shard else None
+    world = validated_world(cfg)  # every name and option, before a store or folder is made
     outcome = run_study(
-        cfg, progress=not args.no_progress, retry_failed=args.retry_failed, plots=not args.no_plots, shard=shard
+        cfg,
+        world=world,
+        progress=not args.no_progress,
+        retry_failed=args.retry_failed,
+        plots=not args.no_plots,
+        shard=shard,
     )
     code = _report(outcome)
     if shard is not None:
@@ -59,8 +81,8 @@ def _cmd_groundtruth_train(args: argparse.Namespace) -> int:
     from harness.groundtruth.build import build_groundtruth, load_groundtruth_config
 
     cfg = load_groundtruth_config(args.config)
-    if args.workers:
-        cfg = dataclasses.replace(cfg, workers=args.workers)
+    if args.workers is not None:
+        cfg = dataclasses.replace(cfg, workers=check_int("--workers", args.workers))
     if args.output:
         cfg = dataclasses.replace(cfg, output=Path(args.output))
     rows, errors = build_groundtruth(cfg, progress=not args.no_progress)
@@ -72,7 +94,7 @@ def _cmd_groundtruth_train(args: argparse.Namespace) -> int:
         f"{cfg.output}: {rows} rows, {len(bench)} architectures, noise ceiling (seed-to-seed tau) "
         f"{'n/a' if ceiling is None else f'{ceiling:.3f}'}"
     )
-    return 1 if errors else 0
+    return EXIT_WORK_FAILED if errors else EXIT_OK
 
 
 def _cmd_data_convert(args: argparse.Namespace) -> int:
@@ -109,7 +131,8 @@ def _cmd_resume(args: argparse.Namespace) -> int:
     return _report(outcome)
 
 
-def _report(outcome) -> int:
+def _report(outcome: StudyOutcome) -> int:
+    """Print where the results are; :data:`EXIT_WORK_FAILED` when an estimator failed on every architecture."""
     print(f"results store: {outcome.store_path}")
     print(f"scored {outcome.scored}, failed {outcome.failed}, already done {outcome.skipped}")
     for path in outcome.leaderboard_files:
@@ -121,7 +144,34 @@ def _report(outcome) -> int:
         if path.suffix == ".md":
             print()
             print(path.read_text(encoding="utf-8"))
-    return 0
+    failed = failed_everywhere(outcome.store_path)
+    for label, (rows, error) in failed.items():
+        print(
+            f"nas-harness: estimator {label!r} failed on every architecture ({rows} rows); first error: {error}",
+            file=sys.stderr,
+        )
+    return EXIT_WORK_FAILED if failed else EXIT_OK
+
+
+def failed_everywhere(store_path: Path) -> dict[str, tuple[int, str]]:
+    """Estimator label -> (rows, first error) for each estimator with no successful row in the store."""
+    from harness.store import OK, Store
+
+    store = Store(store_path)
+    try:
+        results = store.results()
+    finally:
+        store.close()
+    rows: dict[str, int] = {}
+    first_error: dict[str, str] = {}
+    succeeded: set[str] = set()
+    for row in results:
+        rows[row.estimator] = rows.get(row.estimator, 0) + 1
+        if row.status == OK:
+            succeeded.add(row.estimator)
+        else:
+            first_error.setdefault(row.estimator, f"{row.status}: {row.error}")
+    return {label: (n, first_error[label]) for label, n in rows.items() if label not in succeeded}
 
 
 def _cmd_leaderboard(args: argparse.Namespace) -> int:
@@ -197,6 +247,7 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
     from harness.alarms import Thresholds
     from harness.config import load_config
     from harness.nightly import run_nightly
+    from harness.validate import validated_world
 
     cfg = load_config(args.config)
     if args.leaderboard_dir:
@@ -204,9 +255,11 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
     limits = {"cost_ratio": args.cost_ratio, "min_s_per_arch": args.min_s_per_arch,
               "min_total_s": args.min_total_s, "min_mem_mb": args.min_mem_mb}  # fmt: skip
     thresholds = Thresholds(**{k: v for k, v in limits.items() if v is not None})
-    report = run_nightly(cfg, args.baseline, thresholds, output=args.output, progress=not args.no_progress)
+    report = run_nightly(
+        cfg, args.baseline, thresholds, output=args.output, world_factory=validated_world, progress=not args.no_progress
+    )
     print(report.summary_line() if report.ok else report.text())
-    return 0 if report.ok else 1
+    return EXIT_OK if report.ok else EXIT_CHECK_FAILED
 
 
 def _cmd_history(args: argparse.Namespace) -> int:
@@ -237,7 +290,7 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
         print(f"allow-list: {', '.join(sorted(reg.allow))}")
     if reg.block:
         print(f"block-list: {', '.join(sorted(reg.block))}")
-    return 1 if reg.failures and args.strict else 0
+    return EXIT_CHECK_FAILED if reg.failures and args.strict else EXIT_OK
 
 
 def _listing(kinds: tuple[str, ...]):
@@ -400,8 +453,9 @@ def _add_history_commands(sub) -> None:
         "nightly",
         help="run a study afresh; exit 1 with a report on a regression (for cron and CI)",
         description="Run the study in a new folder, then compare it with the baseline: exit 1 when an "
-        "estimator's Kendall tau dropped outside the bootstrap intervals (new high < old low), a cost grew past "
-        "--cost-ratio (and its floor), or a plugin's golden value is missed; otherwise print one line and exit 0. "
+        "estimator's Kendall tau dropped outside the bootstrap intervals (new high < old low), a cost (CPU seconds, "
+        "peak memory) grew past --cost-ratio (and its floor or recent spread), or a plugin's golden value is missed; "
+        "otherwise print one line and exit 0. "
         f"Errors exit 2. {runs}",
     )
     nightly.add_argument("config", help="study config (e.g. configs/nightly.toml)")
@@ -411,8 +465,8 @@ def _add_history_commands(sub) -> None:
         "default: <leaderboard_dir>/history.csv",
     )
     nightly.add_argument("--cost-ratio", type=float, help="alarm when a cost grows past this ratio (default 1.5)")
-    nightly.add_argument("--min-s-per-arch", type=float, help="s/arch growth below this never alarms (default 0.002)")
-    nightly.add_argument("--min-total-s", type=float, help="total-seconds growth below this never alarms (default 2)")
+    nightly.add_argument("--min-s-per-arch", type=float, help="CPU s/arch rise below this never alarms (default 0.002)")
+    nightly.add_argument("--min-total-s", type=float, help="CPU total-s growth below this never alarms (default 2)")
     nightly.add_argument("--min-mem-mb", type=float, help="peak-memory growth below this never alarms (default 16)")
     nightly.add_argument("--output", help="results folder (default: a new <study.output>/<UTC time>)")
     nightly.add_argument("--leaderboard-dir", help="leaderboard folder (overrides study.leaderboard_dir)")
@@ -426,15 +480,23 @@ def _add_history_commands(sub) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one command; returns its exit code (see :data:`EXIT_OK` and the codes after it)."""
+    args = build_parser().parse_args(argv)  # a usage error exits 2 (argparse's SystemExit)
     try:
         return args.func(args)
     except HarnessError as exc:
         print(f"nas-harness: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("nas-harness: interrupted; finished rows are saved, continue with `nas-harness resume`", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except Exception:
+        traceback.print_exc()
+        print(
+            "nas-harness: internal error (a bug in the harness or a plugin): please report it with the traceback above",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

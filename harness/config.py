@@ -34,6 +34,10 @@ from harness.api import ConfigError
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 EXECUTORS = ("local", "process", "ray")
+#: a study name is a folder name under the leaderboard folder: no separators, no leading dot
+STUDY_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
+STUDY_NAME_ACCEPTED = "letters, digits, '.', '_' and '-', not starting with '.'"
+DEVICE = re.compile(r"cpu|cuda(:\d+)?|mps")
 
 
 @dataclass
@@ -51,6 +55,30 @@ class PluginRef:
 @dataclass
 class SearcherRef(PluginRef):
     estimator: str = ""  # label of the estimator the searcher uses
+
+
+#: estimator option naming the training epochs a supernet is also scored at (a budget curve)
+BUDGET_OPTION = "score_at"
+
+
+@dataclass
+class BudgetPoint(PluginRef):
+    """An estimator scored at an earlier point of its own training (``score_at``): label ``LABEL@epochE``."""
+
+    of: str = ""  # label of the estimator whose training it is a point of
+    epoch: int = 0
+
+
+def budget_points(ref: PluginRef) -> list[BudgetPoint]:
+    """The points ``ref``'s ``score_at`` option asks for (none when it has none; the estimator
+    itself checks the option's value when it is built)."""
+    epochs = ref.options.get(BUDGET_OPTION)
+    if not isinstance(epochs, list) or not all(isinstance(e, int) and not isinstance(e, bool) for e in epochs):
+        return []
+    return [
+        BudgetPoint(ref.name, {**ref.options, "score_epoch": e}, f"{ref.label}@epoch{e}", of=ref.label, epoch=e)
+        for e in sorted(set(epochs))
+    ]
 
 
 @dataclass
@@ -78,6 +106,7 @@ class StudyConfig:
     bootstrap: int = 1000
     ci: float = 0.95
     history: bool = True  # append the estimator rows to <leaderboard_dir>/history.csv after each run
+    reference: str | None = None  # an estimator label every other one is compared with, pairwise on the same archs
     source: str = ""  # where the config came from (file path), not hashed
 
     def to_dict(self) -> dict[str, Any]:
@@ -109,9 +138,13 @@ class StudyConfig:
         """Hash of everything that changes results (not the output folders)."""
         d = self.to_dict()
         execution = ("workers", "executor", "chunk_size", "torch_threads", "ray_address", "ray_num_gpus")
-        for key in ("name", "output", "leaderboard_dir", "history", *execution):
+        for key in ("name", "output", "leaderboard_dir", "history", "reference", *execution):
             d.pop(key)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+    def scored_estimators(self) -> list[PluginRef]:
+        """Every estimator the study scores: each configured one followed by its budget points."""
+        return [point for ref in self.estimators for point in (ref, *budget_points(ref))]
 
     @property
     def store_path(self) -> Path:
@@ -183,6 +216,7 @@ _STUDY_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "bootstrap": (int, "a non-negative integer"),
     "ci": (float, "a number in (0, 1)"),
     "history": (bool, "true or false (append this study's rows to <leaderboard_dir>/history.csv)"),
+    "reference": (str, "the label of one of the study's estimators (e.g. baselines.params)"),
 }
 
 
@@ -208,8 +242,9 @@ def parse_config(raw: dict[str, Any], source: str = "<config>") -> StudyConfig:
     ]
     if not estimators:
         raise ConfigError(f"{source}: no [[estimators]] given; a study needs at least one")
+    where = f"{source}: study.name" if "name" in study else f"{source}: the study name (from the file name)"
     cfg = StudyConfig(
-        name=study.get("name", Path(source).stem),
+        name=check_study_name(study.get("name", Path(source).stem), where),
         benchmark=_plugin_ref(raw["benchmark"], f"{source}: [benchmark]"),
         estimators=estimators,
         searchers=searchers,  # type: ignore[arg-type]
@@ -228,11 +263,26 @@ def parse_config(raw: dict[str, Any], source: str = "<config>") -> StudyConfig:
     return cfg
 
 
+def check_study_name(name: str, where: str) -> str:
+    """``name`` when it is a safe folder name (:data:`STUDY_NAME`); a :class:`ConfigError` otherwise."""
+    if not isinstance(name, str) or not STUDY_NAME.fullmatch(name):
+        raise ConfigError(f"{where} = {name!r} is not accepted; a study name uses {STUDY_NAME_ACCEPTED}")
+    return name
+
+
+def check_device(device: str, where: str) -> str:
+    """``device`` when torch can be asked for it by that name; a :class:`ConfigError` otherwise."""
+    if not isinstance(device, str) or not DEVICE.fullmatch(device):
+        raise ConfigError(f"{where} = {device!r}; accepted: cpu, cuda, cuda:N, mps")
+    return device
+
+
 def _check_values(cfg: StudyConfig, source: str) -> None:
-    if not cfg.seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in cfg.seeds):
-        raise ConfigError(f"{source}: study.seeds = {cfg.seeds!r}; expected a non-empty list of integers")
-    if len(set(cfg.seeds)) != len(cfg.seeds):
-        raise ConfigError(f"{source}: study.seeds = {cfg.seeds!r} repeats a seed")
+    seeds = cfg.seeds
+    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
+        raise ConfigError(f"{source}: study.seeds = {seeds!r}; expected a non-empty list of non-negative integers")
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"{source}: study.seeds = {seeds!r} repeats a seed; list each seed once")
     if cfg.executor not in EXECUTORS:
         raise ConfigError(f"{source}: study.executor = {cfg.executor!r}; accepted: {', '.join(EXECUTORS)}")
     if cfg.ray_num_gpus is not None and cfg.ray_num_gpus < 0:
@@ -244,8 +294,7 @@ def _check_values(cfg: StudyConfig, source: str) -> None:
             raise ConfigError(f"{source}: study.{key} = {getattr(cfg, key)!r}; expected a positive integer")
     if cfg.timeout_s <= 0:
         raise ConfigError(f"{source}: study.timeout_s = {cfg.timeout_s!r}; expected a positive number")
-    if not re.fullmatch(r"cpu|cuda(:\d+)?|mps", cfg.device):
-        raise ConfigError(f"{source}: study.device = {cfg.device!r}; accepted: cpu, cuda, cuda:N, mps")
+    check_device(cfg.device, f"{source}: study.device")
     if not all(isinstance(k, int | float) and 0 < k <= 100 for k in cfg.top_k):
         raise ConfigError(f"{source}: study.top_k = {cfg.top_k!r}; expected percentages in (0, 100]")
     if not 0 < cfg.ci < 1 or cfg.bootstrap < 0:
@@ -254,6 +303,8 @@ def _check_values(cfg: StudyConfig, source: str) -> None:
     dupes = sorted({x for x in labels if labels.count(x) > 1})
     if dupes:
         raise ConfigError(f"{source}: estimator label(s) {dupes} used twice; give each a distinct `label`")
+    if cfg.reference is not None and cfg.reference not in labels:
+        raise ConfigError(f"{source}: study.reference = {cfg.reference!r} is not among the study's estimators {labels}")
     searcher_labels = [s.label for s in cfg.searchers]
     if len(set(searcher_labels)) != len(searcher_labels):
         raise ConfigError(f"{source}: searcher labels {searcher_labels} repeat; give each a distinct `label`")
@@ -272,6 +323,13 @@ def load_config(path: str | Path) -> StudyConfig:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config file {path} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
+            "a study config is a TOML file such as configs/quickstart.toml"
+        ) from None
+    except OSError as exc:  # a folder, no permission, ...
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror or exc}") from None
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -9,7 +9,7 @@ does not change:
   waiting per worker, so no worker waits for the driver) and takes rows back
   with ``ray.wait`` as each finishes; the driver alone writes the store;
 * a worker builds its :class:`~harness.world.World` once from the config (a
-  cached global keyed by the config, like the process pool's initializer) and
+  cached global keyed by the config, as a process-pool worker builds its own once) and
   reuses it for every chunk of that study;
 * a task whose worker dies (killed, out of memory, its node lost) is retried by
   Ray (``max_retries``) and then resubmitted by the driver

@@ -2,10 +2,13 @@
 
 Every study run that writes leaderboards appends its estimators' rows (opt out
 with ``history = false`` in ``[study]``). The file is append-only: the header is
-written once, the columns (:data:`COLUMNS`) never change, and a file with other
-columns is an error, never rewritten. The rows one run appended form a *row
-group* numbered by the ``run`` column (1, 2, ...); ``nas-harness compare`` and
-``nas-harness nightly`` select groups with a selector (:func:`select_group`):
+written once and a file keeps the columns it was started with: :data:`COLUMNS` for
+a new file; a file of the first format (:data:`COLUMNS_V1`, before the CPU-seconds
+and CPU-model columns) is still read (those columns unknown) and appended to in
+its own format. A file with other columns is an error, never rewritten. The rows
+one run appended form a *row group* numbered by the ``run`` column (1, 2, ...);
+``nas-harness compare`` and ``nas-harness nightly`` select groups with a selector
+(:func:`select_group`):
 
 * ``latest`` (or ``latest~K``: K groups before it),
 * a run number (``12``; up to 6 digits),
@@ -34,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from harness.api import HarnessError
+from harness.provenance import recorded_cpu
 
 if TYPE_CHECKING:
     from harness.config import StudyConfig
@@ -46,8 +50,8 @@ except ImportError:  # pragma: no cover - Windows
 
 FILE_NAME = "history.csv"
 
-#: the columns of history.csv, in order; stable (a changed list is a new file format)
-COLUMNS = (
+#: the columns of the first history format, in order (files started before the CPU columns)
+COLUMNS_V1 = (
     "run",  # row-group number: the rows one study run appended
     "date",  # UTC, ISO 8601, when the run appended its rows
     "git_sha",
@@ -67,9 +71,13 @@ COLUMNS = (
     "total_s",
     "peak_mem_mb",
 )
-#: columns copied from a leaderboard's estimator rows
-METRICS = COLUMNS[COLUMNS.index("kendall_tau") :]
-_INTEGERS = ("run",)
+#: the columns of a new history.csv, in order: the first format's, then CPU seconds (what nightly
+#: cost alarms compare: machine load does not inflate them) and the CPU model the run ran on
+COLUMNS = (*COLUMNS_V1, "cpu_s_per_arch", "cpu_total_s", "cpu_model")
+#: the headers a history file may have, newest first
+FORMATS = (COLUMNS, COLUMNS_V1)
+#: columns copied from a leaderboard's estimator rows (all numbers)
+METRICS = (*COLUMNS_V1[COLUMNS_V1.index("kendall_tau") :], "cpu_s_per_arch", "cpu_total_s")
 _NUMBERS = METRICS
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 _SELECTOR_HELP = (
@@ -120,6 +128,7 @@ def rows_from_board(records: list[dict[str, Any]], prov: dict[str, Any], dataset
         "config_hash": prov.get("config_hash", ""),
         "dataset": dataset,
         "split": prov.get("split", ""),
+        "cpu_model": recorded_cpu(prov),
     }
     return [
         {**base, "benchmark": row.get("benchmark", ""), "estimator": row["estimator"], **_metrics(row)}
@@ -140,8 +149,10 @@ def append_rows(path: str | Path, rows: list[dict[str, Any]]) -> HistoryRecord:
         f.seek(0)
         text = f.read()
         writer = csv.writer(f, lineterminator="\n")
+        columns = COLUMNS
         if text.strip():
             frame = parse_history(text, path)
+            columns = _header(text)  # the file's own format
             if not text.endswith("\n"):
                 raise HistoryError(
                     f"{path}: the last line is incomplete (a run killed while writing?); "
@@ -152,7 +163,7 @@ def append_rows(path: str | Path, rows: list[dict[str, Any]]) -> HistoryRecord:
             f.truncate(0)  # empty or white space only: a new file
             writer.writerow(COLUMNS)
             run = 1
-        writer.writerows([_cell(run if col == "run" else row.get(col)) for col in COLUMNS] for row in rows)
+        writer.writerows([_cell(run if col == "run" else row.get(col)) for col in columns] for row in rows)
     return HistoryRecord(path, run, len(rows))
 
 
@@ -169,11 +180,15 @@ def _cell(value: Any) -> Any:
 
 
 # -- reading ------------------------------------------------------------------------------
+def _header(text: str) -> tuple[str, ...]:
+    return tuple(next(csv.reader(io.StringIO(text)), ()))
+
+
 def is_history_file(path: str | Path) -> bool:
-    """Whether ``path`` is a file whose header is a history header."""
+    """Whether ``path`` is a file whose header is a history header (of any format)."""
     try:
         with open(path, encoding="utf-8", newline="") as f:
-            return tuple(next(csv.reader(f), ())) == COLUMNS
+            return tuple(next(csv.reader(f), ())) in FORMATS
     except (OSError, UnicodeDecodeError):
         return False
 
@@ -193,11 +208,14 @@ def read_history(path: str | Path) -> pd.DataFrame:
 
 
 def parse_history(text: str, path: str | Path = "<history>") -> pd.DataFrame:
+    """The rows of a history file's text, with every column of :data:`COLUMNS` (unknown where the
+    file's format has no such column: NaN for numbers, '' for text)."""
     reader = csv.reader(io.StringIO(text))
-    header = next(reader, [])
-    if tuple(header) != COLUMNS:
+    header = tuple(next(reader, []))
+    if header not in FORMATS:
         raise HistoryError(
-            f"{path} is not a nas-harness history file: its columns are {header}, expected {list(COLUMNS)}; "
+            f"{path} is not a nas-harness history file: its columns are {list(header)}, expected {list(COLUMNS)} "
+            f"(or the first format's {len(COLUMNS_V1)} columns); "
             "move it aside (a new one is then started) or use another leaderboard_dir"
         )
     records = []
@@ -205,12 +223,12 @@ def parse_history(text: str, path: str | Path = "<history>") -> pd.DataFrame:
         if not row:
             continue
         line = reader.line_num
-        if len(row) != len(COLUMNS):
+        if len(row) != len(header):
             raise HistoryError(
-                f"{path}, line {line}: {len(row)} fields, expected {len(COLUMNS)} ({', '.join(COLUMNS)}); "
+                f"{path}, line {line}: {len(row)} fields, expected {len(header)} ({', '.join(header)}); "
                 "the file is corrupt, fix or remove that line"
             )
-        record: dict[str, Any] = dict(zip(COLUMNS, row, strict=True))
+        record: dict[str, Any] = dict.fromkeys(COLUMNS, "") | dict(zip(header, row, strict=True))
         for col in _NUMBERS:
             record[col] = _number(record[col], path, line, col)
         record["run"] = _run_number(record["run"], path, line)
@@ -275,9 +293,14 @@ def select_group(frame: pd.DataFrame, selector: str, study: str | None = None, s
     return pool[pool.run == chosen]
 
 
+def runs_of(frame: pd.DataFrame, study: str, config_hash: str) -> pd.DataFrame:
+    """The rows of every run of ``study`` with ``config_hash`` (the runs a nightly compares like with like)."""
+    return frame[(frame.study == study) & (frame.config_hash == config_hash)]
+
+
 def latest_group(frame: pd.DataFrame, study: str, config_hash: str) -> pd.DataFrame | None:
     """The latest row group of ``study`` with ``config_hash`` (the default nightly baseline), or None."""
-    same = frame[(frame.study == study) & (frame.config_hash == config_hash)]
+    same = runs_of(frame, study, config_hash)
     if same.empty:
         return None
     return same[same.run == same.run.max()]

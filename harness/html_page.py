@@ -25,6 +25,7 @@ from urllib.parse import quote
 
 import pandas as pd
 
+from harness.atomic import write_text_atomic
 from harness.leaderboard import format_cell
 
 PAGE = "index.html"
@@ -149,9 +150,7 @@ def write_study_page(
     """Write ``out_dir/index.html`` for one study; returns its path."""
     out = Path(out_dir)
     downloads = sorted(p.name for p in out.iterdir() if p.suffix in (".csv", ".md", ".json")) if out.is_dir() else []
-    path = out / PAGE
-    path.write_text(render_study_page(study, tables, provenance, plots, plot_errors, downloads), encoding="utf-8")
-    return path
+    return write_text_atomic(out / PAGE, render_study_page(study, tables, provenance, plots, plot_errors, downloads))
 
 
 def _summary(folder: Path) -> dict[str, str]:
@@ -197,6 +196,4 @@ def render_index(root: str | Path) -> str:
 
 def write_index(root: str | Path) -> Path:
     """Write ``root/index.html`` (regenerated from the study folders each time); returns its path."""
-    path = Path(root) / PAGE
-    path.write_text(render_index(root), encoding="utf-8")
-    return path
+    return write_text_atomic(Path(root) / PAGE, render_index(root))

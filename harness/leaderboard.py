@@ -11,6 +11,7 @@ Two tables per study:
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import warnings
@@ -19,8 +20,10 @@ from typing import Any
 
 import pandas as pd
 
-from harness.api import ArchitectureError, Benchmark, BenchmarkError
-from harness.metrics import ranking_report
+from harness.api import ArchitectureError, Benchmark, BenchmarkError, Direction
+from harness.atomic import atomic_path, write_text_atomic
+from harness.config import BudgetPoint, PluginRef
+from harness.metrics import paired_difference, ranking_report
 from harness.store import OK, Store
 from harness.world import World
 
@@ -39,7 +42,8 @@ def _truth_or_none(bench: Benchmark, world: World, arch: str) -> float | None:
         return None
 
 
-def estimator_table(store: Store, world: World) -> pd.DataFrame:
+def estimator_table(store: Store, world: World, refs: list[PluginRef] | None = None) -> pd.DataFrame:
+    """One row per estimator of ``refs`` (default: the configured ones, without budget points), best tau first."""
     cfg = world.cfg
     bench = world.benchmark
     results = store.results_frame()
@@ -47,35 +51,30 @@ def estimator_table(store: Store, world: World) -> pd.DataFrame:
     samples = {seed: store.sample(seed) for seed in cfg.seeds}
     truth_cache: dict[str, float] = {}
     rows = []
-    for ref in cfg.estimators:
+    oriented: dict[str, list[tuple[list[float], list[float]]]] = {}  # label -> per seed (scores, truth)
+    for ref in cfg.estimators if refs is None else refs:
         mine = results[results.estimator == ref.label]
-        try:
-            estimator = world.estimator(ref.label)
-            sign, direction = estimator.direction.sign, estimator.direction.value
-        except Exception:
-            sign, direction = 1, "?"
-        pairs = []
-        for seed, archs in samples.items():
-            ok = mine[(mine.seed == seed) & (mine.status == OK)].set_index("arch")["score"]
-            scores = [sign * ok[a] if a in ok.index else math.nan for a in archs]
-            truth = [truth_cache.setdefault(a, _truth(bench, world, a)) for a in archs]
-            pairs.append((scores, truth))
+        direction = _direction(world, ref.label)
+        pairs = oriented[ref.label] = _oriented_pairs(mine, samples, direction, world, truth_cache)
         report = ranking_report(pairs, cfg.top_k, cfg.bootstrap, cfg.ci, seed=cfg.seeds[0])
+        top_half = ranking_report([_top_half(s, t) for s, t in pairs], (), 0)  # where the hard choices are
         prep = prepares[prepares.estimator == ref.label]
-        score_s = float(mine.wall_s.sum())
+        score_s, score_cpu_s = float(mine.wall_s.sum()), float(mine.cpu_s.sum())
         prepare_s = float(prep.wall_s.sum()) if len(prep) else 0.0
+        prepare_cpu_s = float(prep.cpu_s.sum()) if len(prep) else 0.0
         n_scored = int((mine.status == OK).sum())
         row: dict[str, Any] = {
             "benchmark": cfg.benchmark.label,
             "estimator": ref.label,
             "plugin": _plugin_of(world, ref.label),
-            "direction": direction,
+            "direction": direction.value if direction is not None else "?",
             "n_archs": report.kendall.n,
             "kendall_tau": report.kendall.value,
             "tau_ci_low": report.kendall.low,
             "tau_ci_high": report.kendall.high,
             "spearman": report.spearman.value,
             "pearson": report.pearson.value,
+            "tau_top_half": top_half.kendall.value,
         }
         for k, res in report.top_k.items():
             row[f"top{k:g}%_precision"] = res.value
@@ -87,6 +86,9 @@ def estimator_table(store: Store, world: World) -> pd.DataFrame:
                 "score_s": score_s,
                 "s_per_arch": score_s / n_scored if n_scored else math.nan,
                 "total_s": prepare_s + score_s,
+                # CPU seconds of this process (all its threads): what nightly cost alarms compare
+                "cpu_s_per_arch": score_cpu_s / n_scored if n_scored else math.nan,
+                "cpu_total_s": prepare_cpu_s + score_cpu_s,
                 "peak_mem_mb": float(max(mine.peak_mem_mb.max(), prep.peak_mem_mb.max() if len(prep) else 0.0))
                 if len(mine)
                 else math.nan,
@@ -95,11 +97,112 @@ def estimator_table(store: Store, world: World) -> pd.DataFrame:
             }
         )
         rows.append(row)
+    if cfg.reference is not None:
+        if cfg.reference not in oriented:  # e.g. the budget table's rows: judge them against it all the same
+            mine = results[results.estimator == cfg.reference]
+            direction = _direction(world, cfg.reference)
+            oriented[cfg.reference] = _oriented_pairs(mine, samples, direction, world, truth_cache)
+        _add_paired_columns(rows, oriented, oriented[cfg.reference], cfg)
     # a leaderboard: best ranking first; estimators with no tau (all failed) last, in config order
     table = pd.DataFrame(rows)
     if table.empty:
         return table
     return table.sort_values("kendall_tau", ascending=False, na_position="last", kind="stable").reset_index(drop=True)
+
+
+def _direction(world: World, label: str) -> Direction | None:
+    """The estimator's declared direction, or None when it cannot even be built."""
+    try:
+        return world.estimator(label).direction
+    except Exception:
+        return None
+
+
+def _oriented_pairs(mine: pd.DataFrame, samples: dict, direction: Direction | None, world: World, truth_cache: dict):
+    """Per seed: (scores oriented higher-is-better, NaN where missing or failed; ground truth), in sample order."""
+    sign = direction.sign if direction is not None else 1
+    bench = world.benchmark
+    pairs = []
+    for seed, archs in samples.items():
+        ok = mine[(mine.seed == seed) & (mine.status == OK)].set_index("arch")["score"]
+        scores = [sign * ok[a] if a in ok.index else math.nan for a in archs]
+        truth = [truth_cache.setdefault(a, _truth(bench, world, a)) for a in archs]
+        pairs.append((scores, truth))
+    return pairs
+
+
+def _add_paired_columns(rows: list[dict], oriented: dict, reference: list, cfg: Any) -> None:
+    """``tau_minus_reference`` with its paired-bootstrap interval and one-sided p, on the same architectures."""
+    for row in rows:
+        pairs = oriented[row["estimator"]]
+        samples = [(s, r, t) for (s, t), (r, _) in zip(pairs, reference, strict=True)]
+        diff, low, high, p = paired_difference(samples, n_boot=cfg.bootstrap, ci=cfg.ci, seed=cfg.seeds[0])
+        row.update(
+            {"reference": cfg.reference, "tau_minus_reference": diff, "diff_ci_low": low, "diff_ci_high": high,
+             "p_not_better": p}
+        )  # fmt: skip
+
+
+def _top_half(scores: list[float], truth: list[float]) -> tuple[list[float], list[float]]:
+    """The (score, truth) pairs of the architectures whose truth is at or above the sample's median."""
+    median = float(pd.Series(truth).median())
+    kept = [(s, t) for s, t in zip(scores, truth, strict=True) if t >= median]
+    return [s for s, _ in kept], [t for _, t in kept]
+
+
+def budget_table(store: Store, world: World) -> pd.DataFrame:
+    """How ranking grows with training: one row per (supernet, scored epoch), the final epoch included.
+
+    Columns: estimator (the configured label), epoch, images_seen and training_s (cumulative, from the
+    training curve), then the ranking metrics of that epoch's scores (as in :func:`estimator_table`).
+    Empty when no estimator has ``score_at``.
+    """
+    cfg = world.cfg
+    points = [p for p in cfg.scored_estimators() if isinstance(p, BudgetPoint)]
+    if not points:
+        return pd.DataFrame()
+    curves = store.series_frame()
+    rows = []
+    for ref in cfg.estimators:
+        mine = [p for p in points if p.of == ref.label]
+        if not mine:
+            continue
+        final_epoch = _final_epoch(curves, ref.label)
+        table = estimator_table(store, world, [*mine, ref]).set_index("estimator")
+        for label, epoch in [*((p.label, p.epoch) for p in mine), (ref.label, final_epoch)]:
+            row = table.loc[label]
+            images, seconds = _training_spent(curves, label)
+            rows.append(
+                {
+                    "estimator": ref.label, "epoch": epoch, "images_seen": images, "training_s": seconds,
+                    **{k: row[k] for k in _BUDGET_METRICS if k in row}, "scored_as": label,
+                }
+            )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+_BUDGET_METRICS = (
+    "n_archs", "kendall_tau", "tau_ci_low", "tau_ci_high", "spearman", "tau_top_half", "failures",
+    "reference", "tau_minus_reference", "diff_ci_low", "diff_ci_high", "p_not_better",
+)  # fmt: skip
+
+
+def _curve_of(curves: pd.DataFrame, label: str) -> pd.DataFrame:
+    return curves[curves.owner == label] if "owner" in curves else curves.iloc[0:0]
+
+
+def _final_epoch(curves: pd.DataFrame, label: str) -> float:
+    curve = _curve_of(curves, label)
+    return float(curve.step.max()) if len(curve) else math.nan
+
+
+def _training_spent(curves: pd.DataFrame, label: str) -> tuple[float, float]:
+    """Images and seconds the training curve of ``label`` adds up to (mean over seeds)."""
+    curve = _curve_of(curves, label)
+    if curve.empty or "images" not in curve or "seconds" not in curve:
+        return math.nan, math.nan
+    per_seed = curve.groupby("seed")[["images", "seconds"]].sum()
+    return float(per_seed.images.mean()), float(per_seed.seconds.mean())
 
 
 def _missing(mine: pd.DataFrame, samples: dict[int, list[str]]) -> int:
@@ -213,8 +316,9 @@ def format_cell(value: Any) -> str:
 
 
 def escape_markdown(value: Any) -> str:
-    """A table cell that cannot break a Markdown table (pipes, newlines, backslashes)."""
-    text = format_cell(value).replace("\\", "\\\\").replace("|", "\\|")
+    """A table cell that cannot break a Markdown table (pipes, newlines, backslashes) nor inject HTML into
+    the rendered page (``<``, ``>`` and ``&`` become entities: labels and errors come from configs and plugins)."""
+    text = html.escape(format_cell(value), quote=False).replace("\\", "\\\\").replace("|", "\\|")
     return " ".join(text.split())  # newlines and runs of white space -> one space
 
 
@@ -247,6 +351,7 @@ def _provenance_block(store: Store, world: World) -> dict[str, Any]:
         "config_hash": world.cfg.config_hash(),
         "git_sha": last.get("git_sha"),
         "device": last.get("device"),
+        "machine": last.get("machine", {}),  # CPU model, torch kernels and threads, GPU
         "versions": last.get("versions", {}),
         "plugins": last.get("plugins", {}),
         "runs": len(runs),
@@ -274,12 +379,16 @@ def write_leaderboards(
     tables = {"estimators": estimator_table(store, world)}
     if world.cfg.searchers:
         tables["searchers"] = searcher_table(store, world)
+    budget = budget_table(store, world)
+    if not budget.empty:
+        tables["budget"] = budget
     for name, frame in tables.items():
         csv_path, md_path, json_path = (out / f"{name}.{ext}" for ext in ("csv", "md", "json"))
-        frame.to_csv(csv_path, index=False)
-        md_path.write_text(to_markdown(frame, f"{world.cfg.name}: {name}", prov), encoding="utf-8")
+        with atomic_path(csv_path) as tmp:
+            frame.to_csv(tmp, index=False)
+        write_text_atomic(md_path, to_markdown(frame, f"{world.cfg.name}: {name}", prov))
         payload = {"provenance": prov, "rows": json.loads(frame.to_json(orient="records"))}
-        json_path.write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
+        write_text_atomic(json_path, json.dumps(payload, indent=2, default=str))
         written += [csv_path, md_path, json_path]
     if plots or html:
         written += write_plots_and_pages(store, world, out_dir, tables, prov, plots=plots, html=html)
@@ -323,7 +432,9 @@ def write_plots_and_pages(
 
             history_path = out.parent / "history.csv"
             history = pd.read_csv(history_path) if history_path.is_file() else None
-            result = write_plots(out, tables["estimators"], score_frame(store, world), history, world.cfg.name)
+            budget = tables.get("budget")
+            scores = score_frame(store, world)
+            result = write_plots(out, tables["estimators"], scores, history, world.cfg.name, budget)
             files, errors = result.files, result.errors
         except Exception as exc:  # e.g. matplotlib missing or a history file that cannot be read
             errors["all"] = f"{type(exc).__name__}: {exc}"
@@ -346,7 +457,7 @@ def _published(out: Path) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     """The tables and provenance as written in ``out`` (from the JSON files, which keep labels as text
     and blanks as null)."""
     tables, prov = {}, {}
-    for name in ("estimators", "searchers"):
+    for name in ("estimators", "searchers", "budget"):
         path = out / f"{name}.json"
         if name == "estimators" or path.is_file():
             payload = json.loads(path.read_text(encoding="utf-8"))

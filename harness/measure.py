@@ -1,5 +1,11 @@
 """Cost measurement of one job: wall seconds, CPU seconds and peak memory.
 
+CPU seconds are the process's (every thread, torch's intra-op pool included)
+less the RSS sampler's own: the sampler wakes every few milliseconds of *wall*
+time, so counting it would make a job that waits, or runs on a loaded machine,
+look busier. Unlike wall seconds they do not grow when other jobs load the
+machine, which is why the nightly cost alarms judge them (:mod:`harness.alarms`).
+
 Peak memory on CPU is the highest resident set size (RSS) seen during the job
 minus the RSS at its start, sampled every few milliseconds by one background
 thread per process; on CUDA it is ``torch.cuda.max_memory_allocated`` during
@@ -43,6 +49,13 @@ class _RssSampler:
             self._peak = rss
         return rss
 
+    def cpu_s(self) -> float:
+        """CPU seconds the sampler's thread has used (0.0 where the platform cannot tell, e.g. macOS)."""
+        try:
+            return time.clock_gettime(time.pthread_getcpuclockid(self._thread.ident))
+        except (AttributeError, OSError):
+            return 0.0
+
     def peak(self) -> int:
         rss = self._process.memory_info().rss
         with self._lock:
@@ -67,6 +80,11 @@ class Cost:
     peak_mem_mb: float = 0.0
 
 
+def _job_cpu_s(sampler: _RssSampler | None) -> float:
+    """CPU seconds of this process so far, less those of the RSS sampler (see the module docstring)."""
+    return time.process_time() - (sampler.cpu_s() if sampler is not None else 0.0)
+
+
 def _cuda_in_use(device: str) -> bool:
     torch = sys.modules.get("torch")
     return device.startswith("cuda") and torch is not None and torch.cuda.is_available()
@@ -77,6 +95,7 @@ def measure(device: str = "cpu") -> Iterator[Cost]:
     """Measure the enclosed block; the yielded :class:`Cost` is filled in on exit (also on error)."""
     cost = Cost()
     cuda = _cuda_in_use(device)
+    sampler = None
     if cuda:
         import torch
 
@@ -85,7 +104,7 @@ def measure(device: str = "cpu") -> Iterator[Cost]:
     else:
         sampler = _get_sampler()
         start_rss = sampler.reset()
-    wall0, cpu0 = time.perf_counter(), time.process_time()
+    wall0, cpu0 = time.perf_counter(), _job_cpu_s(sampler)
     try:
         yield cost
     finally:
@@ -95,4 +114,4 @@ def measure(device: str = "cpu") -> Iterator[Cost]:
         else:
             cost.peak_mem_mb = max(0, sampler.peak() - start_rss) / 2**20
         cost.wall_s = time.perf_counter() - wall0
-        cost.cpu_s = time.process_time() - cpu0
+        cost.cpu_s = _job_cpu_s(sampler) - cpu0

@@ -156,3 +156,48 @@ def ranking_report(
     top_k = {k: result(lambda s, t, k=k: top_k_precision(s, t, k), boot=False) for k in top_k_percents}
     # Only Kendall tau (the leaderboard's headline) gets an interval: resampling is the costly part.
     return RankingReport(result(kendall_tau), result(spearman_rho, boot=False), result(pearson_r, boot=False), top_k)
+
+
+def paired_difference(
+    samples: Sequence[tuple[Sequence[float], Sequence[float], Sequence[float]]],
+    fn: MetricFn = kendall_tau,
+    n_boot: int = 1000,
+    ci: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float, float, float]:
+    """``fn(a, truth) - fn(b, truth)`` on the same architectures, with a paired bootstrap.
+
+    ``samples`` holds one ``(scores_a, scores_b, truth)`` per study seed, scores
+    oriented higher-is-better; architectures where either score is not finite
+    are left out of both. Each replicate resamples a seed's architectures once
+    and judges both estimators on that same resample, so what the two share (an
+    easy or a hard sample) cancels out. Returns the mean difference over seeds,
+    its percentile interval, and ``p``: the share of replicates at or below zero
+    (a one-sided bootstrap p-value for "a ranks better than b").
+    """
+    cleaned = []
+    for a, b, t in samples:
+        a, b, t = (np.asarray(v, dtype=np.float64) for v in (a, b, t))
+        keep = np.isfinite(a) & np.isfinite(b)
+        cleaned.append((a[keep], b[keep], t[keep]))
+
+    def difference(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> float:
+        return _safe(fn, a, t) - _safe(fn, b, t) if a.size >= 2 else math.nan
+
+    point = float(np.mean([difference(a, b, t) for a, b, t in cleaned])) if cleaned else math.nan
+    if math.isnan(point) or n_boot <= 0:
+        return point, math.nan, math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    replicates = np.empty(n_boot)
+    for r in range(n_boot):
+        values = []
+        for a, b, t in cleaned:
+            idx = rng.integers(0, a.size, size=a.size)  # one resample, judged for both estimators
+            values.append(difference(a[idx], b[idx], t[idx]))
+        replicates[r] = np.mean(values)
+    replicates = replicates[np.isfinite(replicates)]
+    if replicates.size == 0:
+        return point, math.nan, math.nan, math.nan
+    alpha = (1 - ci) / 2
+    low, high = np.quantile(replicates, [alpha, 1 - alpha])
+    return point, float(low), float(high), float(np.mean(replicates <= 0))

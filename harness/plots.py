@@ -36,8 +36,12 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure  # drawn without pyplot: no global state, the Agg renderer, no display
 
+from harness.atomic import atomic_path
+
 #: file name of each chart, in page order
-PLOT_FILES = {"tradeoff": "tradeoff.png", "scatter": "scatter.png", "tau_history": "tau_history.png"}
+PLOT_FILES = {
+    "tradeoff": "tradeoff.png", "scatter": "scatter.png", "tau_history": "tau_history.png", "budget": "budget.png"
+}  # fmt: skip
 MAX_POINTS = 4000  # scatter points per panel; larger samples are thinned deterministically
 DPI = 80
 SPAN_LOG = 3  # scores spanning more orders of magnitude than this get a log (or symlog) axis
@@ -58,13 +62,14 @@ def write_plots(
     scores: pd.DataFrame,
     history: pd.DataFrame | None = None,
     study: str | None = None,
+    budget: pd.DataFrame | None = None,
 ) -> PlotResult:
     """Write every chart that has data into ``out_dir``; a failing chart is reported in ``errors``.
 
     ``estimators`` is the leaderboard's estimator table; ``scores`` has one row per
     scored architecture (columns ``estimator``, ``signed_score``, ``truth``,
     ``direction``); ``history`` is ``history.csv`` (rows of other studies are
-    ignored when ``study`` is given). A chart without data is not drawn, and an
+    ignored when ``study`` is given); ``budget`` is the budget-curve table. A chart without data is not drawn, and an
     older file of that chart is removed so that no stale picture stays behind.
     """
     out = Path(out_dir)
@@ -74,18 +79,19 @@ def write_plots(
         "tradeoff": lambda: tradeoff_figure(estimators),
         "scatter": lambda: scatter_figure(estimators, scores),
         "tau_history": lambda: history_figure(history, study),
+        "budget": lambda: budget_figure(budget),
     }
     for name, draw in charts.items():
         path = out / PLOT_FILES[name]
-        path.unlink(missing_ok=True)
         try:
             with matplotlib.rc_context(_RC):
                 fig = draw()
                 if fig is None:
+                    path.unlink(missing_ok=True)  # no data (any more): no stale picture
                     continue
                 save_png(fig, path)
         except Exception as exc:
-            path.unlink(missing_ok=True)
+            path.unlink(missing_ok=True)  # the page names the error; an older picture would contradict it
             result.errors[name] = f"{type(exc).__name__}: {exc}"
         else:
             result.files[name] = path
@@ -93,9 +99,13 @@ def write_plots(
 
 
 def save_png(fig: Figure, path: Path) -> None:
-    """Render with Agg, without the matplotlib version in the metadata, so equal data give equal bytes."""
+    """Render with Agg, without the matplotlib version in the metadata, so equal data give equal bytes.
+
+    The PNG replaces ``path`` atomically: a failed or killed render leaves the older picture whole.
+    """
     FigureCanvasAgg(fig)
-    fig.savefig(path, format="png", dpi=DPI, metadata={"Software": None})
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=DPI, metadata={"Software": None})
 
 
 def plain_text(value: object) -> str:
@@ -143,6 +153,31 @@ def tradeoff_figure(estimators: pd.DataFrame) -> Figure | None:
     if left_out:
         note = "not drawn (no tau or no cost): " + ", ".join(plain_text(x) for x in left_out)
         fig.text(0.01, 0.005, note, fontsize=6, color="0.4", va="bottom", wrap=True)
+    return fig
+
+
+def budget_figure(budget: pd.DataFrame | None) -> Figure | None:
+    """Kendall tau (with its interval) against supernet training images, one line per supernet."""
+    if budget is None or budget.empty:
+        return None
+    table = budget.copy()
+    for column in ("images_seen", "epoch", "kendall_tau", "tau_ci_low", "tau_ci_high"):
+        table[column] = pd.to_numeric(table[column], errors="coerce").astype(float)
+    x_name = "images_seen" if np.isfinite(table["images_seen"]).all() else "epoch"
+    fig = Figure(figsize=(7.5, 4.8), layout="constrained")
+    ax = fig.subplots()
+    colors = estimator_colors(sorted({str(x) for x in table["estimator"]}))
+    for label, curve in table.groupby("estimator", sort=True):
+        curve = curve.sort_values(x_name)
+        color = colors[str(label)]
+        ax.plot(curve[x_name], curve["kendall_tau"], "o-", color=color, label=plain_text(label), markersize=4)
+        ax.fill_between(curve[x_name], curve["tau_ci_low"], curve["tau_ci_high"], color=color, alpha=0.15)
+    ax.axhline(0.0, color="0.6", linewidth=0.8, linestyle=":")
+    ax.set_xlabel("training images seen" if x_name == "images_seen" else "training epochs")
+    ax.set_ylabel("Kendall tau (higher is better)")
+    ax.set_title("Ranking quality vs supernet training budget")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="best")
     return fig
 
 

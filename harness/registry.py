@@ -1,16 +1,26 @@
 """Plugin manager: finds plugins through entry points and keeps what each registered.
 
 Plugins are found in the entry-point group ``nas_harness`` (the built-in ones
-too). Two environment variables select them, each a comma-separated list of
-entry-point names:
+too). The built-in plugins are the entry points of the ``nas-harness``
+distribution itself: ``harness`` (the core's spaces, benchmarks and searchers)
+and the shipped methods (``baselines``, ``tenas``, ``spos``, ``mixpath``); they
+load first. Two environment variables select plugins, each a comma-separated
+list of entry-point names:
 
-* ``NAS_HARNESS_PLUGINS``: allow-list; when set, only these are loaded.
-* ``NAS_HARNESS_BLOCK_PLUGINS``: block-list; these are never loaded.
+* ``NAS_HARNESS_PLUGINS``: allow-list of third-party plugins; when set, only
+  these load beside the built-in ones (which load whatever it says).
+* ``NAS_HARNESS_BLOCK_PLUGINS``: block-list; these never load. It can drop a
+  shipped method plugin, but not ``harness``: without the core nothing runs.
 
-A plugin that fails to import or whose hook raises is reported (name and
-error) in :attr:`Registry.failures` and skipped; the rest load normally. Two
-plugins registering the same name is an error naming both: the later one is
-recorded as failed for that name, and resolving the name raises.
+A plugin that fails to import or whose hook raises (any exception, including
+``SystemExit`` and other ``BaseException`` subclasses; only ``KeyboardInterrupt``
+passes) is reported (name and error) in :attr:`Registry.failures` and skipped;
+the rest load normally. A name that a built-in plugin registered stays the
+built-in's: a third-party plugin registering it too is reported for that name
+and its registration skipped. Two third-party plugins registering the same name
+is an error naming both: the later one is recorded as failed for that name,
+and resolving the name raises. A third-party entry point whose plugin name is
+already loaded is reported under ``NAME [DISTRIBUTION]`` and skipped.
 Golden values (expected Kendall taus, see :mod:`harness.golden`) that plugins
 pin are kept in :attr:`Registry.golden`.
 """
@@ -18,6 +28,7 @@ pin are kept in :attr:`Registry.golden`.
 from __future__ import annotations
 
 import os
+import re
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -31,6 +42,8 @@ from harness.api import HarnessError
 from harness.golden import GoldenValue, make_golden_value
 
 ENTRY_POINT_GROUP = "nas_harness"
+BUILTIN_DISTRIBUTION = "nas-harness"  # whose entry points are the built-in plugins
+CORE_PLUGIN = "harness"  # the built-in plugin that always loads
 ALLOW_ENV = "NAS_HARNESS_PLUGINS"
 BLOCK_ENV = "NAS_HARNESS_BLOCK_PLUGINS"
 
@@ -65,6 +78,10 @@ class PluginInfo:
     source: str = ""  # "entry point <value>" or "in-process"
     registered: list[tuple[str, str]] = field(default_factory=list)  # (kind, name)
     error: str | None = None
+    builtin: bool = False  # shipped with nas-harness (see the module docstring)
+
+    def add_error(self, message: str) -> None:
+        self.error = message if self.error is None else f"{self.error}; {message}"
 
 
 def _env_list(var: str) -> set[str] | None:
@@ -72,6 +89,12 @@ def _env_list(var: str) -> set[str] | None:
     if raw is None or not raw.strip():
         return None
     return {part.strip() for part in raw.split(",") if part.strip()}
+
+
+def _distribution(ep: metadata.EntryPoint) -> str:
+    """The normalised name of the distribution that declares ``ep`` ('' when unknown)."""
+    name = ep.dist.name if ep.dist is not None else ""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _short_error(exc: BaseException) -> str:
@@ -111,21 +134,32 @@ class Registry:
             self.add_plugin(name, module, source="in-process")
 
     # -- loading -------------------------------------------------------------------
-    def _selected(self, name: str) -> bool:
+    def _selected(self, name: str, builtin: bool = False) -> bool:
+        if builtin and name == CORE_PLUGIN:
+            return True
         if name in self.block:
             return False
-        return self.allow is None or name in self.allow
+        return builtin or self.allow is None or name in self.allow
 
     def _load_entry_points(self) -> None:
-        for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-            if not self._selected(ep.name) or ep.name in self.plugins:
+        """Load the built-in entry points, then the third-party ones (each group by name)."""
+        eps = metadata.entry_points(group=ENTRY_POINT_GROUP)
+        for ep in sorted(eps, key=lambda e: (_distribution(e) != BUILTIN_DISTRIBUTION, e.name)):
+            builtin = _distribution(ep) == BUILTIN_DISTRIBUTION
+            if not self._selected(ep.name, builtin):
                 continue
             version = ep.dist.version if ep.dist is not None else ""
-            info = PluginInfo(ep.name, version, f"entry point {ep.value}")
+            info = PluginInfo(ep.name, version, f"entry point {ep.value}", builtin=builtin)
+            if ep.name in self.plugins:  # two distributions declare this plugin name: the first one loaded keeps it
+                info.add_error(f"plugin name {ep.name!r} is already taken ({self.plugins[ep.name].source}); skipped")
+                self.plugins[f"{ep.name} [{_distribution(ep) or 'unknown distribution'}]"] = info
+                continue
             self.plugins[ep.name] = info
             try:
                 module = ep.load()
-            except Exception as exc:  # a broken plugin must not take the others down
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # a broken plugin (even one calling sys.exit) must not take the others down
                 info.error = f"failed to import: {_short_error(exc)}"
                 continue
             self._register_plugin(info, module)
@@ -143,7 +177,9 @@ class Registry:
     def _register_plugin(self, info: PluginInfo, module: object) -> None:
         try:
             self.pm.register(module, name=info.name)
-        except Exception as exc:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:
             info.error = f"failed to register: {_short_error(exc)}"
             return
         hooks = [(hook_name, self._registerer(kind, info)) for kind, hook_name in KINDS.items()]
@@ -154,7 +190,9 @@ class Registry:
                     continue
                 try:
                     impl.function(register=register)
-                except Exception as exc:
+                except KeyboardInterrupt:
+                    raise
+                except BaseException as exc:
                     info.error = f"{hook_name} raised: {_short_error(exc)}"
                     self._forget(info)
                     self.pm.unregister(name=info.name)
@@ -168,13 +206,20 @@ class Registry:
                     "expected a non-empty name and a callable factory"
                 )
             key = (kind, name)
+            owner = self._entries.get(key)
+            if owner is not None and self.plugins[owner.plugin].builtin and not info.builtin:
+                info.add_error(
+                    f"{kind} name {name!r} belongs to built-in plugin {owner.plugin!r}; this registration is skipped "
+                    "(register it under a name of your own)"
+                )
+                return
             if key in self._entries or key in self._conflicts:
                 owners = self._conflicts.setdefault(
                     key, [self._entries.pop(key).plugin] if key in self._entries else []
                 )
                 owners.append(info.name)
-                message = f"duplicate {kind} name {name!r} registered by plugins {' and '.join(map(repr, owners))}"
-                info.error = message if info.error is None else f"{info.error}; {message}"
+                named = " and ".join(map(repr, owners))
+                info.add_error(f"duplicate {kind} name {name!r} registered by plugins {named}")
                 return
             self._entries[key] = Registration(kind, name, factory, info.name)
             info.registered.append(key)
@@ -188,11 +233,10 @@ class Registry:
             value = make_golden_value(info.name, estimator, benchmark, tau, tolerance, options)
             for known in self.golden:
                 if (known.estimator, known.benchmark, known.options) == (estimator, benchmark, options):
-                    message = (
+                    info.add_error(
                         f"golden value for {estimator!r} on {benchmark!r} with options {options} pinned by plugins "
                         f"{known.plugin!r} and {info.name!r}; the first one is kept"
                     )
-                    info.error = message if info.error is None else f"{info.error}; {message}"
                     return
             self.golden.append(value)
 
@@ -241,8 +285,9 @@ class Registry:
         known = ", ".join(sorted(self.names("proxy") + self.names("supernet"))) or "none"
         raise PluginError(f"unknown estimator {name!r}; registered proxies and supernets: {known}")
 
-    def create(self, kind: str, name: str, **options: Any) -> Any:
-        """Instantiate a registered thing; options that the factory rejects are named."""
+    def create(self, kind: str, name: str, /, **options: Any) -> Any:
+        """Instantiate a registered thing; options that the factory rejects are named (any option name,
+        ``kind`` and ``name`` included, goes to the factory)."""
         reg = self.get(kind, name)
         try:
             return reg.factory(**options)

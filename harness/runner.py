@@ -21,7 +21,7 @@ from harness.config import StudyConfig, parse_config
 from harness.executors import Executor, Job, describe_error, make_executor
 from harness.measure import measure
 from harness.provenance import provenance
-from harness.shards import ShardPlan, ShardSpec, shard_of_runs
+from harness.shards import ShardPlan, ShardSpec, is_whole_unit, shard_of_runs
 from harness.store import FAILED, OK, CostRow, ResultRow, Store
 from harness.world import World
 
@@ -83,7 +83,7 @@ def _run_study(cfg, world, executor, progress, retry_failed, write_leaderboard, 
     world = world or World(cfg)
     executor = executor or make_executor(cfg)
     store_path = cfg.store_path if shard is None else shard.store_path(cfg.output)
-    store = Store(store_path)
+    store = Store(store_path, exclusive=True)  # one live run per store: a second one is refused
     outcome = StudyOutcome(store_path)
     try:
         store.init_study(cfg.name, cfg.to_dict(), cfg.config_hash())
@@ -100,7 +100,7 @@ def _run_study(cfg, world, executor, progress, retry_failed, write_leaderboard, 
                 store.save_sample(seed, archs)
             done = store.done_keys(retry_failed=retry_failed)
             jobs = []
-            for est in cfg.estimators:
+            for est in cfg.scored_estimators():  # a supernet before its budget points: they reuse its training
                 for seed, sample in samples.items():
                     archs = sample if plan is None else plan.archs(est.label, seed, sample)
                     todo = [a for a in archs if (est.label, a, seed) not in done]
@@ -114,7 +114,11 @@ def _run_study(cfg, world, executor, progress, retry_failed, write_leaderboard, 
                         outcome.failed += len(rows)
                         continue
                     size = len(todo) if _is_set_level(world, est.label) else cfg.chunk_size
-                    jobs += [Job(est.label, seed, chunk) for chunk in _chunks(todo, size)]
+                    group = [Job(est.label, seed, chunk) for chunk in _chunks(todo, size)]
+                    if is_whole_unit(world, est.label):  # scored right after its training: a long study
+                        _score(world, executor, store, group, run_id, outcome, progress)  # publishes as it goes
+                    else:
+                        jobs += group
             _score(world, executor, store, jobs, run_id, outcome, progress)
             _search(world, store, run_id, plan)
             status = "finished"
@@ -144,7 +148,9 @@ def _run_study(cfg, world, executor, progress, retry_failed, write_leaderboard, 
 def _is_set_level(world: World, label: str) -> bool:
     try:
         return world.estimator(label).set_level
-    except Exception:  # creation errors are recorded per row by the executor
+    except KeyboardInterrupt:
+        raise
+    except BaseException:  # creation errors (SystemExit & co too) are recorded per row by the executor
         return False
 
 
@@ -159,12 +165,15 @@ def _prepare(world: World, store: Store, label: str, seed: int, run_id: int) -> 
             return None
         with measure(world.cfg.device) as cost:
             world.ensure_prepared(label, seed)
-    except Exception as exc:
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # plugin code: SystemExit & co are its failures too
         error = f"prepare failed: {describe_error(exc)}"
         store.add_prepare(label, seed, CostRow(0, 0, 0, FAILED, error), run_id)
         return error
     if type(estimator).prepare is not Estimator.prepare:  # only charge estimators that do one-off work
-        store.add_prepare(label, seed, CostRow(cost.wall_s, cost.cpu_s, cost.peak_mem_mb), run_id)
+        wall_s = max(cost.wall_s, estimator.prepare_seconds() or 0.0)  # a shared training is charged to each user
+        store.add_prepare(label, seed, CostRow(wall_s, cost.cpu_s, cost.peak_mem_mb), run_id)
     _store_prepare_log(store, estimator, label, seed)
     return None
 
@@ -206,7 +215,9 @@ def _search(world: World, store: Store, run_id: int, plan: ShardPlan | None = No
                     ref.label, seed, ref.estimator, to_str(result.best), [to_str(a) for a in result.front],
                     result.evaluations, result.history, CostRow(cost.wall_s, cost.cpu_s, cost.peak_mem_mb), run_id,
                 )  # fmt: skip
-            except Exception as exc:
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # plugin code: SystemExit & co are its failures too
                 store.add_search(
                     ref.label, seed, ref.estimator, None, [], 0, [],
                     CostRow(0, 0, 0, FAILED, describe_error(exc)), run_id,

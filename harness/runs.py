@@ -22,10 +22,11 @@ import pandas as pd
 
 from harness.api import HarnessError
 from harness.history import is_history_file, read_history, select_group, short_sha
+from harness.provenance import recorded_cpu
 
 #: the leaderboard columns a run needs; the cost columns may be missing (then unknown)
 REQUIRED = ("estimator", "kendall_tau", "tau_ci_low", "tau_ci_high")
-COSTS = ("n_archs", "failures", "s_per_arch", "total_s", "peak_mem_mb")
+COSTS = ("n_archs", "failures", "s_per_arch", "total_s", "peak_mem_mb", "cpu_s_per_arch", "cpu_total_s")
 RUN_HELP = (
     "a run is a study output folder (with results.sqlite), a leaderboard folder (with estimators.csv) "
     "or HISTORY.csv@SELECTOR (latest, latest~K, a run number, a UTC date YYYY-MM-DD or a git sha prefix)"
@@ -45,6 +46,8 @@ class EstimatorResult:
     s_per_arch: float = math.nan
     total_s: float = math.nan
     peak_mem_mb: float = math.nan
+    cpu_s_per_arch: float = math.nan
+    cpu_total_s: float = math.nan
 
 
 @dataclass
@@ -58,6 +61,7 @@ class RunSummary:
     benchmark: str = ""
     git_sha: str = ""
     date: str = ""
+    cpu_model: str = ""  # the CPU it ran on ('' when not recorded)
 
     def describe(self) -> str:
         facts = [
@@ -132,6 +136,7 @@ def summary_from_group(rows: pd.DataFrame, name: str) -> RunSummary:
         config_hash=first.config_hash,
         git_sha=first.git_sha,
         date=first.date,
+        cpu_model=first.cpu_model,
     )
 
 
@@ -169,6 +174,7 @@ def from_board(path: Path, name: str) -> RunSummary:
         config_hash=prov.get("config_hash"),
         git_sha=prov.get("git_sha"),
         date=prov.get("started"),
+        cpu_model=recorded_cpu(prov),
     )
 
 
@@ -192,5 +198,11 @@ def from_store(path: Path, name: str, world_factory: Callable[[Any], Any] | None
         store.close()
     last = runs[-1]["provenance"] if runs else {}
     return summary_from_frame(
-        frame, name, study=cfg.name, config_hash=config_hash, git_sha=last.get("git_sha"), date=last.get("started")
+        frame,
+        name,
+        study=cfg.name,
+        config_hash=config_hash,
+        git_sha=last.get("git_sha"),
+        date=last.get("started"),
+        cpu_model=recorded_cpu(last),
     )

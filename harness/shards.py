@@ -14,6 +14,9 @@ its own part without talking to the others:
   one-off work in ``prepare`` (a supernet's training) is never split, so that
   work happens once. Its (estimator, seed) units, in config order (estimators,
   then seeds), are dealt round robin: unit ``k`` goes to shard ``k mod N``;
+  units that share that work (a supernet's budget points; estimators of one
+  training family, such as MixPath's SBN with and without calibration) count as
+  one unit and go to one shard;
 * **searchers**: a (searcher, seed) runs in the shard that owns its estimator's
   whole unit for that seed (the supernet is trained there already); searchers
   of split proxies are dealt round robin over the (searcher, seed) units.
@@ -73,14 +76,25 @@ def is_whole_unit(world: World, label: str) -> bool:
     return estimator.set_level or type(estimator).prepare is not Estimator.prepare
 
 
+def _work_group(world: World, label: str) -> str:
+    """Estimators of one group may share one-off work (supernets: their training family)."""
+    return getattr(world.estimator(label), "family", label)
+
+
 class ShardPlan:
     """The part of a study that one shard runs (see the module docstring for the rule)."""
 
     def __init__(self, spec: ShardSpec, world: World) -> None:
         self.spec = spec
         cfg = world.cfg
-        whole = [(e.label, seed) for e in cfg.estimators if is_whole_unit(world, e.label) for seed in cfg.seeds]
-        self._whole_owner = {unit: k % spec.count for k, unit in enumerate(whole)}
+        # whole units that share one-off work (a supernet training: its budget points, MixPath's SBN with
+        # and without calibration) are dealt together, so that the work is done once
+        whole = [e.label for e in cfg.scored_estimators() if is_whole_unit(world, e.label)]
+        groups = list(dict.fromkeys((_work_group(world, label), seed) for label in whole for seed in cfg.seeds))
+        group_owner = {group: k % spec.count for k, group in enumerate(groups)}
+        self._whole_owner = {
+            (label, seed): group_owner[(_work_group(world, label), seed)] for label in whole for seed in cfg.seeds
+        }
         units = [(s, seed) for s in cfg.searchers for seed in cfg.seeds]
         self._search_owner = {
             (s.label, seed): self._whole_owner.get((s.estimator, seed), k % spec.count)

@@ -11,12 +11,25 @@ skips it. Tables:
 * ``prepares``: one row per (estimator, seed): the one-off cost (supernet training).
 * ``searches``: one row per (searcher, seed): returned architecture and cost.
 * ``series``: curves (e.g. supernet training loss per step).
+
+A store is marked as the harness's with SQLite's ``application_id`` (:data:`APPLICATION_ID`),
+set when the file is created. An existing SQLite file is opened only when it carries that
+id, is empty, or is a store written before the id existed (``application_id`` 0 with the
+``study`` and ``results`` tables; it is stamped with the id when opened). Any other file
+is refused untouched, so ``resume`` or ``leaderboard`` on a foreign database never writes
+the harness schema (or WAL mode) into it.
+
+A run holds an exclusive lock on its store (:class:`RunLock`, ``Store(path, exclusive=True)``):
+a second run on the same output is refused while the first is alive, and a run row still
+``running`` when a new run takes the lock belonged to a driver that was killed: it becomes
+``interrupted``.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
@@ -26,6 +39,11 @@ from pathlib import Path
 from typing import Any
 
 from harness.api import HarnessError
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory file locks, so a second run on one store is not refused
+    fcntl = None
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS study (
@@ -70,6 +88,15 @@ OK = "ok"
 FAILED = "failed"
 TIMEOUT = "timeout"
 
+#: run statuses (the ``runs`` table); a run ends "finished" or "failed"
+RUNNING = "running"
+INTERRUPTED = "interrupted"  # its driver died (kill -9, power loss) before it could record an end
+
+#: SQLite ``PRAGMA application_id`` of a nas-harness results store (the bytes "NASH")
+APPLICATION_ID = 0x4E415348
+#: tables that every store has, including those written before the application id was set
+_CORE_TABLES = frozenset({"study", "results"})
+
 
 @dataclass
 class ResultRow:
@@ -107,6 +134,37 @@ class StoreError(HarnessError):
     pass
 
 
+class RunLock:
+    """An exclusive ``fcntl.flock`` on ``<store>.lock`` held for one run; the file names the holder's pid.
+
+    The lock goes with the process (closing, exiting or being killed releases it); the
+    file stays behind, harmless, for the next run to lock.
+    """
+
+    def __init__(self, store_path: Path) -> None:
+        self.path = store_path.with_name(store_path.name + ".lock")
+        try:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StoreError(f"cannot create the run lock {self.path} of results store {store_path}: {exc}") from exc
+        if fcntl is None:
+            return
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(self.fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            os.close(self.fd)
+            raise StoreError(
+                f"results store {store_path} is in use by another run (pid {holder}, holding {self.path}); "
+                f"wait for it to end, or stop it and continue with `nas-harness resume {store_path.parent}`"
+            ) from None
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, f"{os.getpid()}\n".encode(), 0)
+
+    def release(self) -> None:
+        os.close(self.fd)
+
+
 class Store:
     """The results of one study.
 
@@ -119,21 +177,63 @@ class Store:
         store.done_keys()        # {(estimator, arch, seed), ...}
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, exclusive: bool = False) -> None:
+        """Open (or create) the store; ``exclusive`` takes the run lock (:class:`RunLock`) first."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = RunLock(self.path) if exclusive else None
         try:
-            self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute("PRAGMA synchronous=NORMAL")
-            self.conn.executescript(SCHEMA)
+            self.conn = self._open()
+        except BaseException:
+            self._release()
+            raise
+        if exclusive:
+            self._mark_interrupted()
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            try:
+                ours = self._check_owner(conn)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.executescript(SCHEMA)
+                if not ours:  # a new file, or one written before the id existed
+                    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            except BaseException:
+                conn.close()
+                raise
         except sqlite3.DatabaseError as exc:
             raise StoreError(
                 f"cannot open results store {self.path}: {exc} (expected a nas-harness SQLite file)"
             ) from exc
+        return conn
+
+    def _check_owner(self, conn: sqlite3.Connection) -> bool:
+        """True for a nas-harness store, False for an empty or older one; any other is refused (module docstring)."""
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        if app_id == APPLICATION_ID:
+            return True
+        objects = conn.execute("SELECT type, name FROM sqlite_master").fetchall()
+        tables = {name for kind, name in objects if kind == "table"}
+        if app_id == 0 and (not objects or tables >= _CORE_TABLES):
+            return False
+        found = f"application_id {app_id}" if app_id else f"tables {', '.join(sorted(tables)) or 'none'}"
+        raise StoreError(
+            f"{self.path} is a SQLite database of another application ({found}), not a nas-harness results "
+            f"store (application_id {APPLICATION_ID}); it was left untouched. Pass a study's output folder "
+            "(or its results.sqlite), or choose a new output folder"
+        )
 
     def close(self) -> None:
+        """Close the database and release the run lock (if this store holds it)."""
         self.conn.close()
+        self._release()
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -170,10 +270,15 @@ class Store:
     def start_run(self, provenance: dict[str, Any]) -> int:
         with self.transaction() as c:
             cur = c.execute(
-                "INSERT INTO runs (started, provenance_json) VALUES (?, ?)",
-                (time.time(), json.dumps(provenance, sort_keys=True)),
+                "INSERT INTO runs (started, status, provenance_json) VALUES (?, ?, ?)",
+                (time.time(), RUNNING, json.dumps(provenance, sort_keys=True)),
             )
         return int(cur.lastrowid)
+
+    def _mark_interrupted(self) -> None:
+        """With the run lock held, runs still marked running lost their driver: they were interrupted."""
+        with self.transaction() as c:
+            c.execute("UPDATE runs SET status = ? WHERE status = ?", (INTERRUPTED, RUNNING))
 
     def end_run(self, run_id: int, status: str) -> None:
         with self.transaction() as c:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.api import Arch, Benchmark, ConfigError, Context, Estimator, SearchSpace
-from harness.config import StudyConfig
+from harness.config import PluginRef, StudyConfig
 from harness.registry import Registry, get_registry
 
 
@@ -55,7 +55,7 @@ class World:
         self._listed: list[Arch] | None = None
         self._listed_known = False
         if cfg.data is not None:
-            _split_data_options(cfg.data.options)  # reject unknown [data] keys before any work starts
+            split_data_options(cfg.data.options)  # reject unknown [data] keys before any work starts
 
     @property
     def benchmark(self) -> Benchmark:
@@ -70,15 +70,19 @@ class World:
             self._space = self.registry.create("search_space", self.benchmark.space)
         return self._space
 
+    def estimator_ref(self, label: str) -> PluginRef:
+        """The configured estimator (or budget point of one) labelled ``label``."""
+        return next(e for e in self.cfg.scored_estimators() if e.label == label)
+
     def estimator(self, label: str) -> Estimator:
         if label not in self._estimators:
-            ref = next(e for e in self.cfg.estimators if e.label == label)
+            ref = self.estimator_ref(label)
             reg = self.registry.get_estimator(ref.name)
             self._estimators[label] = self.registry.create(reg.kind, ref.name, **ref.options)
         return self._estimators[label]
 
     def estimator_plugin(self, label: str) -> str:
-        ref = next(e for e in self.cfg.estimators if e.label == label)
+        ref = self.estimator_ref(label)
         return self.registry.get_estimator(ref.name).plugin
 
     def data_provider(self, seed: int) -> Any:
@@ -88,7 +92,7 @@ class World:
         if seed not in self._providers:
             from harness.data import BatchProvider, load_dataset
 
-            loader_options, provider_options = _split_data_options(self.cfg.data.options)
+            loader_options, provider_options = split_data_options(self.cfg.data.options)
             if self._dataset is None:
                 self._dataset = load_dataset(self.cfg.data.name, **loader_options)
             self._providers[seed] = BatchProvider(self._dataset, seed=seed, **provider_options)
@@ -107,6 +111,7 @@ class World:
             data=self.data_provider(seed),
             workdir=str(self.workdir(label, seed)),
             candidates=self.candidates(),
+            shared_workdir=str(Path(self.cfg.output) / "work" / "shared"),
         )
 
     def listed_archs(self) -> list[Arch] | None:
@@ -157,8 +162,6 @@ class World:
 
 
 def raise_too_large(asked: int, available: int, bench: str) -> None:
-    from harness.api import ConfigError
-
     raise ConfigError(
         f"study.sample_size = {asked} but benchmark {bench!r} has ground truth for {available} architectures; "
         f'ask for at most {available} or "all"'
@@ -171,10 +174,11 @@ def _safe_name(label: str) -> str:
 
 #: [data] keys that choose and load the data set; the rest shape the seeded batches.
 _LOADER_KEYS = frozenset({"root", "limit_per_class", "cache", "cache_dir", "download"})
-_PROVIDER_KEYS = frozenset({"valid_size", "split_seed", "mean", "std", "padding"})
+_PROVIDER_KEYS = frozenset({"valid_size", "split_seed", "mean", "std", "padding", "resolution"})
 
 
-def _split_data_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def split_data_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``[data]`` options as (loader keywords, batch-provider keywords); unknown keys are a :class:`ConfigError`."""
     unknown = sorted(set(options) - _LOADER_KEYS - _PROVIDER_KEYS)
     if unknown:
         raise ConfigError(

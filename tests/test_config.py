@@ -100,3 +100,16 @@ def test_shipped_configs_load_and_name_registered_plugins(path, monkeypatch):
         registry.create(reg.kind, ref.name, **ref.options)  # and its options are accepted
     for ref in cfg.searchers:
         assert ref.name in registry.names("searcher")
+
+
+def test_reference_must_name_an_estimator_and_does_not_change_the_config_hash(tmp_path):
+    raw = {
+        "study": {"name": "ref", "output": str(tmp_path)},
+        "benchmark": {"name": "nb201.digits"},
+        "estimators": [{"name": "baselines.params"}, {"name": "baselines.random"}],
+    }
+    plain = parse_config(raw, "ref.toml")
+    paired = parse_config({**raw, "study": {**raw["study"], "reference": "baselines.params"}}, "ref.toml")
+    assert paired.reference == "baselines.params" and paired.config_hash() == plain.config_hash()
+    with pytest.raises(ConfigError, match=r"study\.reference = 'baselines\.parms' is not among"):
+        parse_config({**raw, "study": {**raw["study"], "reference": "baselines.parms"}}, "ref.toml")

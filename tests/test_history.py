@@ -4,28 +4,50 @@ from __future__ import annotations
 
 import csv
 import importlib
+import json
+import os
 import re
+import subprocess
+import sys
+import time
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from harness import registry as registry_module
+from harness import runner as runner_module
+from harness.alarms import COST, Spread, Thresholds, history_noise, regression_alarms
 from harness.cli import main
+from harness.compare import compare_runs, format_comparison
 from harness.config import load_config
 from harness.golden import ALARM, NOT_CHECKED, OK, check_golden
-from harness.history import COLUMNS, HistoryError, append_rows, latest_group, read_history, select_group
+from harness.history import (
+    COLUMNS,
+    COLUMNS_V1,
+    HistoryError,
+    append_rows,
+    is_history_file,
+    latest_group,
+    read_history,
+    select_group,
+)
 from harness.hookspecs import hookimpl
+from harness.measure import measure
 from harness.nightly import resolve_baseline
 from harness.registry import Registry, get_registry
 from harness.runner import run_study
+from harness.runs import EstimatorResult, RunSummary
 from harness.world import World
 from tests.helpers.entry_points import write_dist_info
 from tests.helpers.studies import TOY_PLUGINS, toy_config
 
 ROOT = Path(__file__).resolve().parents[1]
 NOISY = 30.0  # toy.tunable with this much noise ranks 40 toy architectures at tau ~0.3
+WORK = 50_000  # toy.tunable's rounds of CPU work per architecture: about 5 ms
 
 
 def run(cfg):
@@ -99,9 +121,13 @@ def test_each_run_appends_one_row_per_estimator_with_a_header_written_once(tmp_p
     assert set(frame.split) == {"test"} and all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", d) for d in frame.date)
     published = board(tmp_path / "boards", "toy")  # the second run's leaderboard
     last = frame.iloc[2]
-    for col in ("kendall_tau", "tau_ci_low", "tau_ci_high", "spearman", "n_archs", "s_per_arch", "peak_mem_mb"):
+    for col in ("kendall_tau", "tau_ci_low", "tau_ci_high", "spearman", "n_archs", "s_per_arch", "peak_mem_mb",
+                "cpu_s_per_arch", "cpu_total_s"):  # fmt: skip
         assert last[col] == pytest.approx(published.loc["toy.tunable", col])
     assert frame.kendall_tau.iloc[0] == 1.0 and last.kendall_tau < 0.6
+    assert (frame.cpu_s_per_arch > 0).all() and (frame.cpu_total_s > 0).all()
+    prov = json.loads((tmp_path / "boards" / "toy" / "estimators.json").read_text())["provenance"]
+    assert set(frame.cpu_model) == {prov["machine"]["cpu"]} and prov["machine"]["cpu"]
 
 
 def test_history_can_be_switched_off(tmp_path):
@@ -136,7 +162,7 @@ def _row(run_number=1, **values):
     ("bad_line", "message"),
     [
         (lambda row: row.replace("0.5", "half", 1), "line 3: kendall_tau = 'half' is not a number"),
-        (lambda row: ",".join(row.split(",")[:5]), "line 3: 5 fields, expected 18"),
+        (lambda row: ",".join(row.split(",")[:5]), f"line 3: 5 fields, expected {len(COLUMNS)}"),
         (lambda row: row.replace("2026-11-24T03:00:00Z", "yesterday"), "line 3: date = 'yesterday'"),
         (lambda row: "0" + row[1:], "line 3: run = '0'"),
     ],
@@ -158,6 +184,24 @@ def test_an_incomplete_last_line_stops_appends(tmp_path):
     path.write_text(path.read_text().rstrip("\n"))
     with pytest.raises(HistoryError, match="last line is incomplete"):
         append_rows(path, [_row()])
+
+
+def test_a_history_file_of_the_first_format_is_read_and_appended_in_its_own_format(tmp_path):
+    path = tmp_path / "history.csv"
+    old = _row(s_per_arch=0.01)
+    path.write_text(",".join(COLUMNS_V1) + "\n" + ",".join(str(old[c]) for c in COLUMNS_V1) + "\n", encoding="utf-8")
+    assert is_history_file(path)
+    record = append_rows(path, [_row(cpu_s_per_arch=0.02, cpu_total_s=1.0, cpu_model="Some CPU, 2 GHz")])
+    assert record.run == 2
+    lines = csv_lines(path)
+    assert lines[0] == list(COLUMNS_V1) and all(len(line) == len(COLUMNS_V1) for line in lines)
+    frame = read_history(path)
+    assert list(frame.columns) == list(COLUMNS) and list(frame.run) == [1, 2]
+    assert frame.s_per_arch.iloc[0] == 0.01 and frame.cpu_s_per_arch.isna().all() and set(frame.cpu_model) == {""}
+    new = tmp_path / "new.csv"
+    append_rows(new, [_row(cpu_s_per_arch=0.02, cpu_total_s=1.0, cpu_model="Some CPU, 2 GHz")])
+    row = read_history(new).iloc[0]
+    assert (row.cpu_s_per_arch, row.cpu_total_s, row.cpu_model) == (0.02, 1.0, "Some CPU, 2 GHz")
 
 
 def test_history_selectors_pick_one_row_group(tmp_path):
@@ -184,16 +228,16 @@ def test_history_selectors_pick_one_row_group(tmp_path):
 def test_nightly_default_baseline_is_the_latest_run_of_the_same_study_and_config(tmp_path):
     cfg = toy_config(tmp_path, [{"name": "toy.good"}], name="s")
     path = tmp_path / "boards" / "history.csv"
-    assert resolve_baseline(cfg)[0] is None and "does not exist" in resolve_baseline(cfg)[1]
+    assert resolve_baseline(cfg).run is None and "does not exist" in resolve_baseline(cfg).note
     append_rows(path, [_row(config_hash=cfg.config_hash(), kendall_tau=0.1)])
     append_rows(path, [_row(config_hash=cfg.config_hash(), kendall_tau=0.2)])
     append_rows(path, [_row(config_hash="other", kendall_tau=0.3)])
     append_rows(path, [_row(study="other", config_hash=cfg.config_hash(), kendall_tau=0.4)])
-    baseline, _ = resolve_baseline(cfg)
+    baseline = resolve_baseline(cfg).run
     assert baseline.results["e"].kendall_tau == 0.2 and "[run 2]" in baseline.name
-    assert resolve_baseline(cfg, f"{path}@1")[0].results["e"].kendall_tau == 0.1
-    none, why = resolve_baseline(toy_config(tmp_path, [{"name": "toy.good"}], name="new"))
-    assert none is None and "no run of study 'new'" in why
+    assert resolve_baseline(cfg, f"{path}@1").run.results["e"].kendall_tau == 0.1
+    none = resolve_baseline(toy_config(tmp_path, [{"name": "toy.good"}], name="new"))
+    assert none.run is None and "no run of study 'new'" in none.note
 
 
 # -- compare --------------------------------------------------------------------------------
@@ -264,21 +308,138 @@ def test_nightly_alarms_when_a_tau_drops_outside_the_bootstrap_intervals(tmp_pat
     assert "DROP (outside both)" in out  # the comparison follows the alarms
 
 
-def test_nightly_alarms_when_a_cost_grows_past_the_ratio(tmp_path, toy_installed, capsys):
+def test_nightly_alarms_when_the_code_does_more_cpu_work(tmp_path, toy_installed, capsys):
     history = tmp_path / "boards" / "history.csv"
-    assert nightly(capsys, write_config(tmp_path, {"delay": 0.0}))[0] == 0
-    slow = write_config(tmp_path, {"delay": 0.02})
+    assert nightly(capsys, write_config(tmp_path, {"work": WORK}))[0] == 0
+    slow = write_config(tmp_path, {"work": 3 * WORK})  # the proxy's own code does 3x the work
     code, out = nightly(capsys, slow, "--baseline", f"{history}@1")
     assert code == 1
     old = read_history(history).set_index(["run", "estimator"]).loc[(1, "toy.tunable")]
     new = board(tmp_path / "boards", "nightly").loc["toy.tunable"]
+    assert new.cpu_s_per_arch > 2 * old.cpu_s_per_arch
     assert (
-        f"ALARM [cost] toy.tunable: seconds per arch (s_per_arch) grew {old.s_per_arch:.4g} -> "
-        f"{new.s_per_arch:.4g} s ({new.s_per_arch / old.s_per_arch:.2f}x; alarm past 1.5x and +0.002 s)"
+        f"ALARM [cost] toy.tunable: CPU seconds per arch (cpu_s_per_arch) grew {old.cpu_s_per_arch:.4g} -> "
+        f"{new.cpu_s_per_arch:.4g} s ({new.cpu_s_per_arch / old.cpu_s_per_arch:.2f}x; alarm past 1.5x and +0.002 s)"
     ) in out
     assert "[tau]" not in out and "[cost] toy.good" not in out
+    assert "CPU s/arch A -> B" in out  # the comparison shows CPU and wall seconds
     code, out = nightly(capsys, slow, "--baseline", f"{history}@1", "--cost-ratio", "1e6")
     assert code == 0 and "no regression" in out  # the same slowdown under a ratio it does not pass
+
+
+def test_nightly_raises_no_cost_alarm_when_only_the_wall_clock_grows(tmp_path, toy_installed, capsys):
+    """Waiting (sleep: wall time, no CPU time) stands for a loaded machine, deterministically."""
+    history = tmp_path / "boards" / "history.csv"
+    assert nightly(capsys, write_config(tmp_path, {"work": WORK}))[0] == 0
+    waiting = write_config(tmp_path, {"work": WORK, "delay": 0.05})
+    code, out = nightly(capsys, waiting, "--baseline", f"{history}@1")
+    old = read_history(history).set_index(["run", "estimator"]).loc[(1, "toy.tunable")]
+    new = board(tmp_path / "boards", "nightly").loc["toy.tunable"]
+    assert new.s_per_arch > 1.5 * old.s_per_arch + 0.002, (old, new)  # the wall clock grew past the old rule ...
+    assert code == 0 and "no regression" in out, out  # ... and did not alarm
+
+
+def test_a_waiting_job_costs_no_cpu_seconds():
+    """The RSS sampler wakes every few ms of wall time; its CPU is not charged to the job it watches."""
+    with measure() as cost:
+        time.sleep(0.5)
+    assert cost.wall_s >= 0.5 and cost.cpu_s < 0.005, cost
+
+
+@contextmanager
+def crowded_core(hogs: int = 4) -> Iterator[None]:
+    """This thread and ``hogs`` busy processes share one core (neighbours taking most of it, on any machine
+    size); the hogs are killed and the thread's cores restored on exit."""
+    if not hasattr(os, "sched_setaffinity"):
+        pytest.skip("pinning to one core needs os.sched_setaffinity (Linux)")
+    cores = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(cores)})  # the hogs inherit it
+    spin = "print('spinning', flush=True)\nwhile True: pass"
+    busy = [subprocess.Popen([sys.executable, "-c", spin], stdout=subprocess.PIPE) for _ in range(hogs)]
+    try:
+        for hog in busy:
+            hog.stdout.readline()  # started (a Python start takes longer than the toy study's scoring)
+        yield
+    finally:
+        for hog in busy:
+            hog.kill()
+        for hog in busy:
+            hog.wait()
+            hog.stdout.close()
+        os.sched_setaffinity(0, cores)
+
+
+def test_nightly_raises_no_cost_alarm_when_a_neighbour_loads_the_cpu(tmp_path, toy_installed, capsys, monkeypatch):
+    # about 10 ms of work per architecture: between chunks the scoring thread waits on the store, and a thread
+    # back from waiting gets ahead of the hogs for a while; longer chunks make the hogs' share tell
+    config = write_config(tmp_path, {"work": 3 * WORK})
+    assert nightly(capsys, config)[0] == 0
+
+    def crowded_scoring(*args, **kwargs):  # the hogs run while the architectures are scored (about 2 s)
+        with crowded_core():
+            return score(*args, **kwargs)
+
+    score = runner_module._score
+    monkeypatch.setattr(runner_module, "_score", crowded_scoring)
+    code, out = nightly(capsys, config)
+    frame = read_history(tmp_path / "boards" / "history.csv").set_index(["run", "estimator"])
+    old, new = frame.loc[(1, "toy.tunable")], frame.loc[(2, "toy.tunable")]
+    assert new.s_per_arch > 1.5 * old.s_per_arch + 0.002, "the hogs did not slow the run: the test proves nothing"
+    assert code == 0 and "no regression" in out, out
+
+
+def _result(label: str, **costs: float) -> EstimatorResult:
+    return EstimatorResult(label, 0.5, 0.4, 0.6, **costs)
+
+
+def test_the_cost_margin_widens_to_the_spread_of_recent_runs(tmp_path):
+    path = tmp_path / "history.csv"
+    for cpu in (0.010, 0.016, 0.012):  # a noisy estimator: CPU seconds per arch over three nights
+        append_rows(path, [_row(estimator="e", cpu_s_per_arch=cpu, cpu_total_s=cpu * 100, peak_mem_mb=10)])
+    append_rows(path, [_row(estimator="e", cpu_s_per_arch=0.03)])  # one run only (too few for a spread)
+    noise = history_noise(read_history(path))
+    assert noise[("e", "cpu_s_per_arch")] == Spread(pytest.approx(0.02), 4)
+    assert noise[("e", "cpu_total_s")] == Spread(pytest.approx(0.6), 3) and ("e", "peak_mem_mb") in noise
+    assert history_noise(read_history(path), runs=2) == {}  # fewer than 3 runs measured each cost
+
+    def alarms(after: float, spread: Spread | None) -> list:
+        cmp = compare_runs(
+            RunSummary("a", {"e": _result("e", cpu_s_per_arch=0.010)}),
+            RunSummary("b", {"e": _result("e", cpu_s_per_arch=after)}),
+        )
+        return regression_alarms(cmp, Thresholds(), {("e", "cpu_s_per_arch"): spread} if spread else None)
+
+    assert [a.kind for a in alarms(0.025, None)] == [COST]  # 2.5x and +0.015 s past the 0.002 s floor
+    assert alarms(0.025, Spread(0.02, 4)) == []  # within the spread of recent runs
+    (alarm,) = alarms(0.035, Spread(0.02, 4))
+    assert "alarm past 1.5x and +0.02 s, its spread over the last 4 runs" in alarm.message
+    assert alarms(0.025, Spread(0.001, 4))  # a spread below the floor leaves the floor
+
+
+def test_nightly_notes_costs_it_cannot_judge_against_a_baseline_without_cpu_seconds(tmp_path, toy_installed, capsys):
+    config = write_config(tmp_path, {"work": WORK})
+    history = tmp_path / "boards" / "history.csv"
+    history.parent.mkdir(parents=True)
+    cfg = load_config(config)
+    rows = [
+        _row(study="nightly", config_hash=cfg.config_hash(), estimator=e, s_per_arch=1e-6)
+        for e in ("toy.tunable", "toy.good")
+    ]
+    history.write_text(
+        "\n".join([",".join(COLUMNS_V1), *(",".join(str(r[c]) for c in COLUMNS_V1) for r in rows)]) + "\n"
+    )
+    code, out = nightly(capsys, config)
+    assert code == 0 and out.count("\n") == 1, out  # wall seconds grew from 1 us: no alarm
+    assert "CPU costs not checked for toy.tunable, toy.good: the baseline has no CPU seconds" in out
+    assert csv_lines(history)[0] == list(COLUMNS_V1)  # the file keeps its format
+
+
+def test_compare_notes_runs_on_different_cpus():
+    a = RunSummary("a", {"e": _result("e")}, cpu_model="Intel(R) Xeon(R) CPU @ 2.20GHz")
+    b = RunSummary("b", {"e": _result("e")}, cpu_model="AMD EPYC")
+    text = format_comparison(compare_runs(a, b))
+    assert "note: the runs ran on different CPUs (Intel(R) Xeon(R) CPU @ 2.20GHz vs AMD EPYC)" in text
+    assert "different CPUs" not in format_comparison(compare_runs(a, a))
 
 
 def test_nightly_alarms_on_a_golden_value_outside_its_band(tmp_path, toy_installed, capsys):

@@ -1,13 +1,15 @@
 """The static HTML leaderboard page: escaped, self-contained, and rendered by a real headless browser.
 
 The browser tests load the pages from disk in Debian's Chromium (``apt-get install -y chromium``;
-``.ci/run`` installs it when missing). Without Chromium they fail, saying how to install it.
+``.ci/run`` installs it when missing). Without Chromium they are skipped, saying how to install it;
+with ``NAS_HARNESS_REQUIRE_BROWSER=1`` (``.ci/run`` exports it) they fail instead, so CI never skips them.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import shutil
 import subprocess
@@ -25,6 +27,9 @@ from harness.leaderboard import format_cell
 from tests.helpers.boards import EVIL_LABEL, publish_toy_board
 
 CHROMIUM_INSTALL = "apt-get update && apt-get install -y chromium"
+#: set to 1 where the browser tests must run (CI): a missing Chromium then fails them instead of skipping
+REQUIRE_BROWSER = "NAS_HARNESS_REQUIRE_BROWSER"
+ROOT = Path(__file__).resolve().parents[1]
 
 #: appended to a copy of a page: reports what the browser rendered into a <pre id="probe"> (the page has no script)
 SAMPLES = 256
@@ -56,16 +61,63 @@ window.addEventListener("load", () => {
 </script>""".replace("SAMPLES_VALUE", str(SAMPLES))
 
 
+def browser_required() -> bool:
+    """Whether :data:`REQUIRE_BROWSER` says the browser tests must run ('1'/'true'/'yes'; unset, '' or '0': no)."""
+    value = os.environ.get(REQUIRE_BROWSER, "").strip().lower()
+    if value in ("", "0", "false", "no"):
+        return False
+    if value in ("1", "true", "yes"):
+        return True
+    pytest.fail(f"{REQUIRE_BROWSER}={os.environ[REQUIRE_BROWSER]!r}; expected 1 (browser tests must run) or 0")
+
+
+def find_chromium() -> str:
+    """The Chromium binary; when it is not installed the browser tests are skipped with the install hint,
+    or fail where :func:`browser_required` (CI)."""
+    path = shutil.which("chromium")
+    if path is not None:
+        return path
+    message = (
+        "Chromium is not installed: the HTML leaderboard page is checked in a real headless browser. "
+        f"Install it with `{CHROMIUM_INSTALL}` (Debian/Ubuntu, as root; .ci/run does this when it is missing)."
+    )
+    if browser_required():
+        pytest.fail(f"{message} {REQUIRE_BROWSER}=1 requires it.")
+    pytest.skip(message)
+
+
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    """The Chromium binary; fails (never skips) when it is not installed."""
-    path = shutil.which("chromium")
-    if path is None:
-        pytest.fail(
-            "Chromium is not installed: the HTML leaderboard page is checked in a real headless browser. "
-            f"Install it with `{CHROMIUM_INSTALL}` (Debian/Ubuntu, as root; .ci/run does this when it is missing)."
-        )
-    return path
+    return find_chromium()
+
+
+def test_missing_chromium_skips_the_browser_tests_with_the_install_hint(monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    for value in (None, "", "0"):
+        if value is None:
+            monkeypatch.delenv(REQUIRE_BROWSER, raising=False)
+        else:
+            monkeypatch.setenv(REQUIRE_BROWSER, value)
+        with pytest.raises(pytest.skip.Exception, match=re.escape(CHROMIUM_INSTALL)):
+            find_chromium()
+
+
+def test_missing_chromium_fails_the_browser_tests_where_they_are_required(monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setenv(REQUIRE_BROWSER, "1")
+    with pytest.raises(pytest.fail.Exception, match=re.escape(CHROMIUM_INSTALL)):
+        find_chromium()
+    monkeypatch.setenv(REQUIRE_BROWSER, "maybe")
+    with pytest.raises(pytest.fail.Exception, match="NAS_HARNESS_REQUIRE_BROWSER='maybe'; expected 1"):
+        find_chromium()
+    monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/chromium")
+    assert find_chromium() == "/usr/bin/chromium"  # installed: no decision to make
+
+
+def test_ci_requires_the_browser_tests_before_running_them():
+    lines = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert f"export {REQUIRE_BROWSER}=1" in lines
+    assert lines.index(f"export {REQUIRE_BROWSER}=1") < lines.index("python -m pytest")
 
 
 def dump_dom(chromium: str, page: Path, profile: Path) -> str:

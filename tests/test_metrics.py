@@ -9,6 +9,7 @@ from harness.metrics import (
     bootstrap_ci,
     clean,
     kendall_tau,
+    paired_difference,
     ranking_report,
     spearman_rho,
     top_k_precision,
@@ -102,3 +103,27 @@ def test_mean_over_seeds():
     b = (list(range(10))[::-1], list(range(10)))  # tau -1
     report = ranking_report([a, b], n_boot=20)
     assert report.kendall.value == pytest.approx(0.0)
+
+
+def test_paired_difference_judges_both_estimators_on_the_same_resamples():
+    rng = np.random.default_rng(0)
+    truth = rng.normal(size=120)
+    good = truth + rng.normal(scale=0.3, size=120)
+    poor = truth + rng.normal(scale=3.0, size=120)
+    diff, low, high, p = paired_difference([(good, poor, truth)], n_boot=300)
+    assert diff == pytest.approx(kendall_tau(good, truth) - kendall_tau(poor, truth))
+    assert 0 < low < diff < high and p < 0.01
+    same = paired_difference([(good, good, truth)], n_boot=50)
+    assert same == (0.0, 0.0, 0.0, 1.0)  # identical rankings: no difference on any resample
+
+
+def test_paired_difference_leaves_out_archs_either_estimator_failed_on():
+    truth = np.arange(10.0)
+    a = truth.copy()
+    a[3] = np.nan
+    b = truth[::-1].copy()
+    b[7] = np.inf
+    diff, *_ = paired_difference([(a, b, truth)], n_boot=0)
+    keep = [i for i in range(10) if i not in (3, 7)]
+    assert diff == pytest.approx(kendall_tau(a[keep], truth[keep]) - kendall_tau(b[keep], truth[keep]))
+    assert diff == pytest.approx(2.0)

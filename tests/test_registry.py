@@ -48,9 +48,8 @@ def test_allow_and_block_lists_from_environment(site, monkeypatch):
     monkeypatch.delenv("NAS_HARNESS_BLOCK_PLUGINS")
     monkeypatch.setenv("NAS_HARNESS_PLUGINS", "toy")
     reg = Registry()
-    assert set(reg.plugins) == {"toy"}
-    with pytest.raises(PluginError, match="unknown search_space 'nb201'"):
-        reg.get("search_space", "nb201")
+    assert "toy" in reg.plugins and all(info.builtin for name, info in reg.plugins.items() if name != "toy")
+    assert reg.get("search_space", "nb201").plugin == "harness"  # built-in plugins load whatever the allow-list says
 
 
 def test_plugin_that_fails_to_import_is_reported_and_skipped(site):

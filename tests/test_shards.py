@@ -19,7 +19,8 @@ from harness.world import World
 from tests.helpers.studies import TOY_PLUGINS, toy_config
 
 KEY = ["estimator", "arch", "seed"]
-COSTS = ["prepare_s", "score_s", "s_per_arch", "total_s", "peak_mem_mb", "search_s_mean"]
+COSTS = ["prepare_s", "score_s", "s_per_arch", "total_s", "cpu_s_per_arch", "cpu_total_s", "peak_mem_mb",
+         "search_s_mean"]  # fmt: skip
 ESTIMATORS = [{"name": "toy.good"}, {"name": "toy.inverse"}, {"name": "toy.rank"}, {"name": "toy.supernet"}]
 SEARCHERS = [
     {"name": "random", "estimator": "toy.good", "options": {"budget": 10}},

@@ -9,8 +9,9 @@ record's stated ``module_hash`` checked against :func:`harness.spaces.nb101.modu
 The source's SHA-256 is computed from the same bytes as they are read. Rows go to the store in
 batches, so memory stays flat (tens of MB) for the 2 GB full file.
 
-The store is written to a temporary file beside the target and renamed at the end: an interrupted
-or failed conversion leaves no store (and no temporary file) behind.
+The store is written to a temporary file beside the target and renamed at the end
+(:func:`harness.atomic.atomic_path`): an interrupted or failed conversion leaves no temporary file
+behind and an existing store as it was. A file that yields no record is an error, never an empty store.
 
 Example::
 
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.api import ArchitectureError, BenchmarkError
+from harness.atomic import atomic_path
 from harness.benchmarks.nb101_records import FINAL, HALFWAY, NB101Record, RecordFormatError, decode_record
 from harness.benchmarks.nb101_store import StoreBuilder, new_connection
 from harness.benchmarks.tfrecord import iter_records
@@ -114,6 +116,20 @@ def _run_values(record: NB101Record) -> tuple[float | None, ...]:
     return tuple(values)
 
 
+def _refuse_empty(source: Path, store: Path, runs: int, mismatches: int) -> None:
+    """A conversion that yields no run is an error: it must never replace a store by an empty one."""
+    if runs:
+        return
+    if mismatches:
+        why = f"all {mismatches} records were skipped (their stated module hash is not their cell's)"
+    else:
+        why = "it holds no record"
+    kept = f"the existing {store} is left as it was" if store.exists() else f"{store} was not written"
+    raise BenchmarkError(
+        f"{source}: {why}; expected an official NAS-Bench-101 .tfrecord file with at least one record; {kept}"
+    )
+
+
 def convert_records(
     tfrecord_path: str | os.PathLike[str],
     store_path: str | os.PathLike[str] | None = None,
@@ -149,95 +165,89 @@ def convert_records(
     if not store.parent.is_dir():
         raise BenchmarkError(f"{store}: folder {store.parent} does not exist")
     stat = source.stat()
-    tmp = store.with_name(f".{store.name}.{os.getpid()}.partial")
     started = time.perf_counter()
     sha = hashlib.sha256()
     mismatches = 0
     epochs_seen: set[int] = set()
-    conn = None
-    try:
+    with atomic_path(store) as tmp:
         conn = new_connection(tmp)
-        builder = StoreBuilder(conn, batch_size=batch_size)
-        with (
-            open(source, "rb", buffering=0) as raw,
-            tqdm(
-                total=stat.st_size,
-                unit="B",
-                unit_scale=True,
-                unit_divisor=1024,
-                desc=f"converting {source.name}",
-                disable=not progress,
-                file=sys.stderr,
-            ) as bar,
-        ):
+        try:
+            builder = StoreBuilder(conn, batch_size=batch_size)
+            with (
+                open(source, "rb", buffering=0) as raw,
+                tqdm(
+                    total=stat.st_size,
+                    unit="B",
+                    unit_scale=True,
+                    unit_divisor=1024,
+                    desc=f"converting {source.name}",
+                    disable=not progress,
+                    file=sys.stderr,
+                ) as bar,
+            ):
 
-            def seen(chunk: memoryview) -> None:
-                sha.update(chunk)
-                bar.update(len(chunk))
+                def seen(chunk: memoryview) -> None:
+                    sha.update(chunk)
+                    bar.update(len(chunk))
 
-            reader = io.BufferedReader(_Tap(raw, seen), buffer_size=1 << 20)  # type: ignore[arg-type]
-            for number, (offset, data) in enumerate(iter_records(reader, name=str(source))):
-                where = f"{source}: record {number} at byte offset {offset}"
-                try:
-                    record = decode_record(data)
-                    values = _run_values(record)
-                    if record.epochs <= 0:
-                        raise RecordFormatError(f"epochs = {record.epochs}, not a positive number of epochs")
-                except RecordFormatError as exc:
-                    raise BenchmarkError(f"{where}: {exc}") from exc
-                known = builder.lookup(record.module_hash)
-                if known is None or known[1:] != (record.raw_adjacency, record.raw_operations):
+                reader = io.BufferedReader(_Tap(raw, seen), buffer_size=1 << 20)  # type: ignore[arg-type]
+                for number, (offset, data) in enumerate(iter_records(reader, name=str(source))):
+                    where = f"{source}: record {number} at byte offset {offset}"
                     try:
-                        computed = module_hash(cell_from_flat(record.raw_adjacency, record.raw_operations))
-                    except ArchitectureError as exc:
-                        raise BenchmarkError(f"{where}: not a NAS-Bench-101 cell: {exc}") from exc
-                    if computed != record.module_hash:
-                        mismatches += 1
-                        if on_mismatch == "raise":
-                            raise BenchmarkError(
-                                f"{where}: stated module hash {record.module_hash} but its cell (adjacency "
-                                f"{record.raw_adjacency}, ops {record.raw_operations}) hashes to {computed}; "
-                                "the file is damaged or not in the official layout "
-                                "(on_mismatch='skip' drops such records)"
-                            )
-                        continue
-                if known is None:
-                    params = record.metrics.trainable_parameters
-                    cell_id = builder.add_cell(
-                        record.module_hash,
-                        record.raw_adjacency,
-                        record.raw_operations,
-                        None if params is None else params / 1e6,
-                        None,
-                    )
-                else:
-                    cell_id = known[0]
-                epochs_seen.add(record.epochs)
-                builder.add_run(cell_id, record.epochs, values, record=number)
-        digest = sha.hexdigest()
-        builder.finish(
-            {
-                "dataset": "cifar10",
-                "source_format": "tfrecord",
-                "source_name": source.name,
-                "source_size": stat.st_size,
-                "source_mtime_ns": stat.st_mtime_ns,
-                "source_sha256": digest,
-                "records": builder.runs,
-                "mismatches": mismatches,
-                "repeats": "runs",
-                "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-                "harness_version": __version__,
-            }
-        )
-        conn.close()
-        conn = None
-        os.replace(tmp, store)
-    except BaseException:
-        if conn is not None:
+                        record = decode_record(data)
+                        values = _run_values(record)
+                        if record.epochs <= 0:
+                            raise RecordFormatError(f"epochs = {record.epochs}, not a positive number of epochs")
+                    except RecordFormatError as exc:
+                        raise BenchmarkError(f"{where}: {exc}") from exc
+                    known = builder.lookup(record.module_hash)
+                    if known is None or known[1:] != (record.raw_adjacency, record.raw_operations):
+                        try:
+                            computed = module_hash(cell_from_flat(record.raw_adjacency, record.raw_operations))
+                        except ArchitectureError as exc:
+                            raise BenchmarkError(f"{where}: not a NAS-Bench-101 cell: {exc}") from exc
+                        if computed != record.module_hash:
+                            mismatches += 1
+                            if on_mismatch == "raise":
+                                raise BenchmarkError(
+                                    f"{where}: stated module hash {record.module_hash} but its cell (adjacency "
+                                    f"{record.raw_adjacency}, ops {record.raw_operations}) hashes to {computed}; "
+                                    "the file is damaged or not in the official layout "
+                                    "(on_mismatch='skip' drops such records)"
+                                )
+                            continue
+                    if known is None:
+                        params = record.metrics.trainable_parameters
+                        cell_id = builder.add_cell(
+                            record.module_hash,
+                            record.raw_adjacency,
+                            record.raw_operations,
+                            None if params is None else params / 1e6,
+                            None,
+                        )
+                    else:
+                        cell_id = known[0]
+                    epochs_seen.add(record.epochs)
+                    builder.add_run(cell_id, record.epochs, values, record=number)
+            digest = sha.hexdigest()
+            _refuse_empty(source, store, builder.runs, mismatches)
+            builder.finish(
+                {
+                    "dataset": "cifar10",
+                    "source_format": "tfrecord",
+                    "source_name": source.name,
+                    "source_size": stat.st_size,
+                    "source_mtime_ns": stat.st_mtime_ns,
+                    "source_sha256": digest,
+                    "records": builder.runs,
+                    "mismatches": mismatches,
+                    "repeats": "runs",
+                    "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+                    "harness_version": __version__,
+                }
+            )
+        finally:
             conn.close()
-        tmp.unlink(missing_ok=True)
-        raise
     return ConversionSummary(
         store=store,
         source=source,

@@ -3,17 +3,20 @@
 Three official formats are read through the official packages:
 
 * ``nb201-pth``: NAS-Bench-201 ``.pth`` files (v1.0 ``NAS-Bench-201-v1_0-e61699.pth``, v1.1
-  ``NAS-Bench-201-v1_1-096897.pth``), through :class:`nas_201_api.NASBench201API`. The file is read
-  by ``torch.load`` with an unpickler that refuses any global outside an allow-list (ordered dicts,
-  tensors, numpy scalars; the same ones ``weights_only=True`` would need for these files) and runs
-  at C speed, unlike torch's weights-only unpickler; ``trust_pickle=True`` lifts the restriction.
-* ``nats-pickle``: a NATS-Bench topology single file (``NATS-tss-v1_0-3ffb9*.pickle.pbz2``), through
-  ``nats_bench.create(path, "tss", fast_mode=False)``.
+  ``NAS-Bench-201-v1_1-096897.pth``), read by ``torch.load`` and handed to
+  :class:`nas_201_api.NASBench201API`.
+* ``nats-pickle``: a NATS-Bench topology single file (``NATS-tss-v1_0-3ffb9*.pickle.pbz2``), a
+  bz2-compressed pickle handed to ``nats_bench.create(data, "tss")``.
 * ``nats-dir``: a NATS-Bench topology fast-mode directory (``NATS-tss-v1_0-3ffb9-simple/`` with
-  ``meta.pickle.pbz2`` and one ``{index}.pickle.pbz2`` per architecture), through
-  ``nats_bench.create(path, "tss", fast_mode=True)``; read lazily, one architecture file at a time.
+  ``meta.pickle.pbz2`` and one ``{index}.pickle.pbz2`` per architecture), read lazily, one
+  architecture file at a time, each record turned into ``nats_bench``'s ``ArchResults`` as
+  ``nats_bench``'s own ``reload`` does.
 
-NATS-Bench files are plain pickles (as the official package reads them): load only files you trust.
+Every file is unpickled by the harness, never by the official packages, under one rule
+(:mod:`harness.benchmarks.pickles`): an allow-list of globals (ordered dicts, tensors, numpy
+scalars) unless ``trust_pickle=True``. Which reader runs follows the file's content, not its name.
+Before a record reaches an official class, its layout is checked (a schedule's record must be a
+dict: the official ``create_from_state_dict`` would load a *string* as another file's path).
 
 Memory: the official objects keep every trial's 200-epoch training curves (the v1.1 file is 4.7 GB
 on disk and far more in memory). At load, the final seed-averaged metrics are extracted into
@@ -50,7 +53,6 @@ from __future__ import annotations
 
 import gc
 import os
-import pickle
 import re
 import sys
 import threading
@@ -61,6 +63,7 @@ from typing import Any
 import numpy as np
 
 from harness.api import Arch, ArchitectureError, Benchmark, BenchmarkError
+from harness.benchmarks.pickles import load_bz2_pickle, load_torch_file
 from harness.spaces import nb201 as nb201_space
 
 DATASETS: tuple[str, ...] = ("cifar10", "cifar10-valid", "cifar100", "ImageNet16-120")
@@ -86,14 +89,17 @@ FORMATS: dict[str, str] = {
     "nats-pickle": (
         "a NATS-Bench topology file (NATS-tss-v1_0-3ffb9*.pickle.pbz2: a bz2-compressed pickle of a dict "
         "with keys meta_archs, arch2infos {index: {'12', '200'}}, evaluated_indexes), read by "
-        "nats_bench.create(path, 'tss', fast_mode=False)"
+        "nats_bench.create(data, 'tss')"
     ),
     "nats-dir": (
-        "a NATS-Bench topology fast-mode directory (NATS-tss-v1_0-3ffb9-simple/: meta.pickle.pbz2 and one "
-        "{index}.pickle.pbz2 per architecture), read by nats_bench.create(path, 'tss', fast_mode=True)"
+        "a NATS-Bench topology fast-mode directory (NATS-tss-v1_0-3ffb9-simple/: meta.pickle.pbz2 holding "
+        "{'meta_archs': [...]} and one {index}.pickle.pbz2 per architecture), read as nats_bench reads it "
+        "with fast_mode=True"
     ),
 }
 _ARCH_FILE = re.compile(r"^(\d+)\.pickle\.pbz2$")
+_META_FILE = "meta.pickle.pbz2"
+_FILE_KEYS = ("meta_archs", "arch2infos", "evaluated_indexes")
 
 
 def _expected(fmt: str | None = None) -> str:
@@ -121,52 +127,6 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     if path.suffix.lower() in (".csv", ".tsv", ".parquet", ".pq", ".gz"):
         hint = " (for a table use harness.benchmarks.table.NB201TableBenchmark)"
     raise BenchmarkError(f"{path}: not a recognised benchmark file (starts with {head!r}){hint}; {_expected()}")
-
-
-#: globals a benchmark file may name when it is not trusted (the ones torch's weights-only loader allows
-#: for these files): ordered dicts, tensors (the v1.0 archive keeps trained weights), numpy scalars
-_SAFE_GLOBALS: frozenset[tuple[str, str]] = frozenset(
-    {
-        ("collections", "OrderedDict"),
-        ("_codecs", "encode"),  # bytes in protocol-2 pickles (numpy scalars in legacy torch files)
-        ("torch._utils", "_rebuild_tensor"),
-        ("torch._utils", "_rebuild_tensor_v2"),
-        ("torch._utils", "_rebuild_parameter"),
-        ("torch", "Size"),
-        ("numpy.core.multiarray", "scalar"),
-        ("numpy._core.multiarray", "scalar"),
-        ("numpy", "dtype"),
-    }
-    | {
-        ("numpy.dtypes", f"{kind}DType")
-        for kind in ("Float64", "Float32", "Float16", "Int64", "Int32", "Int16", "Int8", "UInt8", "Bool")
-    }
-)
-
-
-class _RestrictedUnpickler(pickle.Unpickler):
-    """The C unpickler, refusing every global outside :data:`_SAFE_GLOBALS` (Python docs, "Restricting Globals").
-
-    Used instead of ``torch.load(weights_only=True)``, whose unpickler is written in Python: on a
-    200 MB synthetic file it took 50 s against 7 s here, and the v1.1 file is 4.7 GB.
-    """
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in _SAFE_GLOBALS:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(
-            f"global {module}.{name} is not allowed in an untrusted benchmark file (allowed: plain containers, "
-            "numbers, strings, OrderedDict, tensors, numpy scalars)"
-        )
-
-
-def _restricted_pickle_module() -> Any:
-    import types
-
-    module = types.ModuleType("harness_restricted_pickle")
-    module.Unpickler = _RestrictedUnpickler  # type: ignore[attr-defined]
-    module.load = lambda file, **kwargs: _RestrictedUnpickler(file, **kwargs).load()  # type: ignore[attr-defined]
-    return module
 
 
 class _NoCopyDict(dict):
@@ -210,8 +170,8 @@ class NB201Results:
         """Read an official file (see the module docstring for formats).
 
         ``lazy`` (only for ``nats-dir``, default True there): read each architecture's file on first
-        use instead of all 15,625 now. ``trust_pickle`` (``nb201-pth`` only): unpickle without
-        restrictions; by default only containers, numbers, strings, tensors and numpy scalars load.
+        use instead of all 15,625 now. ``trust_pickle``: unpickle without restrictions (every format);
+        by default only containers, numbers, strings, tensors and numpy scalars load.
         """
         path = Path(path)
         fmt = detect_format(path) if format == "auto" else format
@@ -226,12 +186,12 @@ class NB201Results:
             raise BenchmarkError(f"lazy loading needs the fast-mode directory format (nats-dir); {path} is {fmt}")
         results = cls(path, fmt)
         if fmt in ("nb201-pth", "nats-pickle"):
-            api = _open_nb201_pth(path, trust_pickle) if fmt == "nb201-pth" else _open_nats(path, fast_mode=False)
+            api = _open_nb201_pth(path, trust_pickle) if fmt == "nb201-pth" else _open_nats_pickle(path, trust_pickle)
             results._extract_all(api)
             del api
             _return_freed_memory()
         else:
-            results._reader = _LazyDirReader(results)
+            results._reader = _LazyDirReader(results, trust_pickle)
             if not (lazy if lazy is not None else True):
                 results.ensure_loaded()
         return results
@@ -359,28 +319,38 @@ def _map_index(to_official: np.ndarray, file_index: Any, path: Path) -> int:
     return int(to_official[file_index])
 
 
+def _check_file_dict(raw: Any, path: Path, fmt: str) -> dict:
+    """``raw`` is the dict an official single file holds, every record a dict of schedule -> dict."""
+    if not isinstance(raw, dict) or any(k not in raw for k in _FILE_KEYS):
+        found = sorted(map(str, raw)) if isinstance(raw, dict) else type(raw).__name__
+        raise BenchmarkError(f"{path}: holds {found}, not the NAS-Bench-201 dict; {_expected(fmt)}")
+    infos = raw["arch2infos"]
+    if not isinstance(infos, dict):
+        raise BenchmarkError(f"{path}: arch2infos is a {type(infos).__name__}, not a dict; {_expected(fmt)}")
+    for file_index, record in infos.items():
+        _check_record(record, file_index, path, fmt)
+    return raw
+
+
+def _check_record(record: Any, file_index: Any, where: Path, fmt: str) -> None:
+    """One architecture's ``{schedule: ArchResults state dict}``; anything else never reaches an official class."""
+    problem = None
+    if not isinstance(record, dict):
+        problem = f"a {type(record).__name__}, not a dict of schedule -> record"
+    else:
+        bad = next((hp for hp, state in record.items() if not isinstance(state, dict)), None)
+        if bad is not None:
+            problem = f"schedule {bad!r} holds a {type(record[bad]).__name__}, not a record (a dict)"
+    if problem is not None:
+        raise BenchmarkError(f"{where}: the record of architecture {file_index!r} is {problem}; {_expected(fmt)}")
+
+
 def _open_nb201_pth(path: Path, trust_pickle: bool) -> Any:
-    import torch
     from nas_201_api import NASBench201API
 
-    try:
-        if trust_pickle:
-            raw = torch.load(path, map_location="cpu", weights_only=False)
-        else:
-            raw = torch.load(path, map_location="cpu", weights_only=False, pickle_module=_restricted_pickle_module())
-    except pickle.UnpicklingError as exc:
-        if "is not allowed in an untrusted benchmark file" in str(exc):
-            raise BenchmarkError(
-                f"{path}: refused to unpickle it: {exc}; if you trust this file, pass trust_pickle=True "
-                f"(that runs arbitrary pickle code); {_expected('nb201-pth')}"
-            ) from exc
-        raise BenchmarkError(f"{path}: cannot read it ({type(exc).__name__}: {exc}); {_expected('nb201-pth')}") from exc
-    except Exception as exc:  # truncated (EOFError, RuntimeError from the zip reader), not a torch file, ...
-        raise BenchmarkError(f"{path}: cannot read it ({type(exc).__name__}: {exc}); {_expected('nb201-pth')}") from exc
-    keys = ("meta_archs", "arch2infos", "evaluated_indexes")
-    if not isinstance(raw, dict) or any(k not in raw for k in keys):
-        found = sorted(map(str, raw)) if isinstance(raw, dict) else type(raw).__name__
-        raise BenchmarkError(f"{path}: holds {found}, not the NAS-Bench-201 dict; {_expected('nb201-pth')}")
+    raw = _check_file_dict(
+        load_torch_file(path, trust_pickle=trust_pickle, expected=_expected("nb201-pth")), path, "nb201-pth"
+    )
     try:
         api = NASBench201API(_NoCopyDict(raw), verbose=False)
     except Exception as exc:
@@ -393,23 +363,32 @@ def _open_nb201_pth(path: Path, trust_pickle: bool) -> Any:
     return api
 
 
-def _open_nats(path: Path, fast_mode: bool) -> Any:
+def _open_nats_pickle(path: Path, trust_pickle: bool) -> Any:
     import nats_bench
 
-    fmt = "nats-dir" if fast_mode else "nats-pickle"
+    raw = _check_file_dict(
+        load_bz2_pickle(path, trust_pickle=trust_pickle, expected=_expected("nats-pickle")), path, "nats-pickle"
+    )
     try:
-        return nats_bench.create(str(path), "tss", fast_mode=fast_mode, verbose=False)
-    except Exception as exc:  # bz2 OSError/EOFError, UnpicklingError, the API's ValueError, ...
-        raise BenchmarkError(f"{path}: cannot read it ({type(exc).__name__}: {exc}); {_expected(fmt)}") from exc
+        api = nats_bench.create(_NoCopyDict(raw), "tss", fast_mode=False, verbose=False)
+    except Exception as exc:
+        raise BenchmarkError(
+            f"{path}: nats_bench rejected it ({type(exc).__name__}: {exc}); {_expected('nats-pickle')}"
+        ) from exc
+    finally:
+        del raw
+    api.filename = path.name
+    return api
 
 
 class _LazyDirReader:
-    """Reads a fast-mode directory one architecture at a time through the official API."""
+    """Reads a fast-mode directory one architecture file at a time (as ``nats_bench``'s ``reload`` does)."""
 
-    def __init__(self, results: NB201Results) -> None:
+    def __init__(self, results: NB201Results, trust_pickle: bool) -> None:
         self.results = results
-        self.api = _open_nats(results.path, fast_mode=True)
-        to_official = _official_indexes(self.api.meta_archs, results.path)
+        self.trust_pickle = trust_pickle
+        meta_archs = self._meta_archs(results.path)
+        to_official = _official_indexes(meta_archs, results.path)
         self.file_of = np.full(nb201_space.NUM_ARCHS, -1, dtype=np.int64)
         self.file_of[to_official] = np.arange(len(to_official))
         self.in_dir = np.zeros(nb201_space.NUM_ARCHS, dtype=bool)
@@ -418,23 +397,39 @@ class _LazyDirReader:
             if match and int(match.group(1)) < len(to_official):
                 self.in_dir[to_official[int(match.group(1))]] = True
 
+    def _meta_archs(self, directory: Path) -> Any:
+        meta_path = directory / _META_FILE
+        if not meta_path.is_file():
+            raise BenchmarkError(f"{directory}: cannot read it (no {_META_FILE} in it); {_expected('nats-dir')}")
+        meta = load_bz2_pickle(meta_path, trust_pickle=self.trust_pickle, expected=_expected("nats-dir"))
+        if not isinstance(meta, dict) or "meta_archs" not in meta:
+            found = sorted(map(str, meta)) if isinstance(meta, dict) else type(meta).__name__
+            raise BenchmarkError(f"{meta_path}: holds {found}, not {{'meta_archs': [...]}}; {_expected('nats-dir')}")
+        return meta["meta_archs"]
+
     def read(self, official: int) -> None:
         results = self.results
         if self.in_dir[official]:
             file_index = int(self.file_of[official])
             names = (f"{file_index:06d}.pickle.pbz2", f"{file_index}.pickle.pbz2")
             where = next((results.path / n for n in names if (results.path / n).exists()), results.path / names[1])
-            try:
-                self.api.reload(str(results.path), file_index)
-                hp2results = self.api.arch2infos_dict.pop(file_index)
-                self.api.evaluated_indexes.discard(file_index)
-            except Exception as exc:
-                raise BenchmarkError(
-                    f"{where}: cannot read it ({type(exc).__name__}: {exc}); expected a bz2-compressed pickle "
-                    f"of {{'12': ArchResults state, '200': ArchResults state}} as in {FORMATS['nats-dir']}"
-                ) from exc
-            results._extract(official, hp2results, file_index, where=where)
+            results._extract(official, self._hp2results(where, file_index), file_index, where=where)
         results.loaded[official] = True
+
+    def _hp2results(self, where: Path, file_index: int) -> dict[str, Any]:
+        """``{schedule: ArchResults}`` of one architecture file."""
+        from nats_bench.api_utils import ArchResults
+
+        expected = (
+            "expected a bz2-compressed pickle of {'12': ArchResults state, '200': ArchResults state} as in "
+            + FORMATS["nats-dir"]
+        )
+        record = load_bz2_pickle(where, trust_pickle=self.trust_pickle, expected=expected)
+        _check_record(record, file_index, where, "nats-dir")
+        try:
+            return {hp: ArchResults.create_from_state_dict(state) for hp, state in record.items()}
+        except Exception as exc:
+            raise BenchmarkError(f"{where}: cannot read it ({type(exc).__name__}: {exc}); {expected}") from exc
 
 
 class NB201Benchmark(Benchmark):
@@ -445,7 +440,7 @@ class NB201Benchmark(Benchmark):
         dataset: ``cifar10``, ``cifar10-valid``, ``cifar100`` or ``ImageNet16-120``.
         format: ``auto`` (from the content), ``nb201-pth``, ``nats-pickle`` or ``nats-dir``.
         lazy: ``nats-dir`` only: read architecture files on first use (default True there).
-        trust_pickle: ``.pth`` only: allow any pickled object (only for files you trust).
+        trust_pickle: allow any pickled object, in every format (only for files you trust).
         results: an already loaded :class:`NB201Results` to share between data sets.
     """
 

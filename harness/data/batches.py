@@ -92,6 +92,30 @@ def random_crop_flip(images: torch.Tensor, generator: torch.Generator, padding: 
     return padded[torch.arange(B)[:, None, None], rows[:, :, None], cols[:, None, :]]
 
 
+def average_pool(images: torch.Tensor, factor: int, chunk: int = 4096) -> torch.Tensor:
+    """uint8 ``[N, H, W, C]`` images average-pooled over ``factor x factor`` blocks (rounded), in chunks."""
+    N, H, W, C = images.shape
+    out = torch.empty((N, H // factor, W // factor, C), dtype=torch.uint8)
+    for start in range(0, N, chunk):
+        block = images[start : start + chunk].to(torch.float32)
+        block = block.view(-1, H // factor, factor, W // factor, factor, C).mean(dim=(2, 4))
+        out[start : start + chunk] = block.round_().to(torch.uint8)
+    return out
+
+
+def _check_resolution(resolution: Any, height: int, width: int) -> int | None:
+    if resolution is None or resolution == height:
+        return None
+    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1:
+        raise DataError(f"resolution = {resolution!r}; accepted: a positive int dividing the image size {height}")
+    if height % resolution or width % (height // resolution):
+        raise DataError(
+            f"resolution = {resolution} does not divide the {height}x{width} images; accepted: "
+            + ", ".join(str(height // f) for f in range(1, height + 1) if height % f == 0 and width % f == 0)
+        )
+    return resolution
+
+
 def _channel_stats(images: torch.Tensor, chunk: int = 4096) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Per-channel mean and std (in [0, 1] units) of uint8 ``[N, H, W, C]`` images, in bounded memory."""
     total = torch.zeros(images.shape[-1], dtype=torch.float64)
@@ -119,8 +143,12 @@ class BatchProvider:
         mean, std: per-channel normalisation in [0, 1] units; default the
             NAS-Bench-201 constants for the data set's name, else the train
             split's statistics.
-        padding: crop padding in pixels (default ``H // 8``: 4 for CIFAR, 2 for
-            ImageNet16).
+        padding: crop padding in pixels (default ``H // 8`` of the batches' size: 4 for
+            CIFAR, 2 for ImageNet16 or CIFAR at ``resolution = 16``).
+        resolution: side of the batches' images when smaller than the data set's: the images
+            are average-pooled by ``H // resolution`` (which must divide ``H``) once, as
+            NAS-Bench-201 made ImageNet16-120 from ImageNet; crops and normalisation then work
+            on the pooled images. None (default): the data set's own size.
     """
 
     def __init__(
@@ -133,6 +161,7 @@ class BatchProvider:
         mean: Sequence[float] | None = None,
         std: Sequence[float] | None = None,
         padding: int | None = None,
+        resolution: int | None = None,
     ) -> None:
         if not isinstance(dataset, ImageDataset):
             raise DataError(f"BatchProvider needs an ImageDataset, got {type(dataset).__name__}")
@@ -152,8 +181,10 @@ class BatchProvider:
             raise DataError(f"valid_size={valid_size!r} leaves no training images out of {n_train}")
         self.valid_size = valid_size
         self.num_valid = int(n_valid)
-        H, _, C = dataset.image_shape
-        self.padding = int(H // 8 if padding is None else padding)
+        H, W, C = dataset.image_shape
+        self.resolution = _check_resolution(resolution, H, W)
+        side = H if self.resolution is None else self.resolution
+        self.padding = int(side // 8 if padding is None else padding)
         if mean is None or std is None:
             default = NB201_NORMALIZATION.get(dataset.name)
             if default is None:
@@ -168,6 +199,7 @@ class BatchProvider:
 
     def _init_caches(self) -> None:
         self._splits: dict[str, np.ndarray] | None = None
+        self._pooled: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         self._perms: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
         scale = torch.tensor([1 / (255 * s) for s in self.std], dtype=torch.float32)
         bias = torch.tensor([-m / s for m, s in zip(self.mean, self.std, strict=True)], dtype=torch.float32)
@@ -178,7 +210,7 @@ class BatchProvider:
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        for k in ("_splits", "_perms", "_scale", "_bias"):
+        for k in ("_splits", "_perms", "_scale", "_bias", "_pooled"):
             state.pop(k, None)
         return state
 
@@ -204,6 +236,18 @@ class BatchProvider:
         ds = load_dataset(name, root, limit_per_class=limit_per_class, cache=cache, download=download)
         return cls(ds, seed, **options)
 
+    def at_resolution(self, resolution: int | None) -> BatchProvider:
+        """The same batches (seed, splits, normalisation) at another ``resolution``; crop padding
+        follows the new size unless it was given."""
+        if resolution == self.resolution:
+            return self
+        H = self.dataset.image_shape[0]
+        own_padding = self.padding != (H if self.resolution is None else self.resolution) // 8
+        return BatchProvider(
+            self.dataset, self.seed, valid_size=self.valid_size, split_seed=self.split_seed,
+            mean=self.mean, std=self.std, padding=self.padding if own_padding else None, resolution=resolution,
+        )  # fmt: skip
+
     # ------------------------------------------------------------------ facts
 
     @property
@@ -218,6 +262,8 @@ class BatchProvider:
     def input_shape(self) -> tuple[int, int, int]:
         """``(C, H, W)`` of one batch item."""
         H, W, C = self.dataset.image_shape
+        if self.resolution is not None:
+            return (C, self.resolution, self.resolution * W // H)
         return (C, H, W)
 
     def split_sizes(self) -> dict[str, int]:
@@ -251,6 +297,8 @@ class BatchProvider:
             "mean": list(self.mean),
             "std": list(self.std),
             "padding": self.padding,
+            # only when set, so the batches (and checkpoints) of native-size studies keep their fingerprint
+            **({"resolution": self.resolution} if self.resolution is not None else {}),
         }
 
     def describe(self) -> dict[str, Any]:
@@ -337,8 +385,17 @@ class BatchProvider:
 
     # ------------------------------------------------------------------ batches
 
+    def _split_images(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(uint8 [N, H, W, C], labels)`` of a data set split, pooled to ``resolution`` (once) when set."""
+        if self.resolution is None:
+            return self.dataset.split(split)
+        if split not in self._pooled:
+            images, labels = self.dataset.split(split)
+            self._pooled[split] = (average_pool(images, images.shape[1] // self.resolution), labels)
+        return self._pooled[split]
+
     def _batch(self, split: str, idx: np.ndarray, aug_seed: int | None, device: str | torch.device | None) -> Batch:
-        images, labels = self.dataset.split(split)
+        images, labels = self._split_images(split)
         t = torch.from_numpy(idx)
         x = images[t]
         if aug_seed is not None:

@@ -217,9 +217,14 @@ def parse(text: str) -> Cell:
     """A canonical cell from its string (or from a 56-int reference key)."""
     if not isinstance(text, str):
         raise ArchitectureError(f"NAS-Bench-101 architecture must be a string, got {type(text).__name__} {text!r}")
-    if text.strip().startswith(("(", "[")):
+    if text != text.strip():
+        raise ArchitectureError(
+            f"NAS-Bench-101 architecture {text!r} has leading or trailing whitespace; expected exactly "
+            f"'ROWS;LABELS' (e.g. '011-001-000;input,conv3x3-bn-relu,output') or a 56-int reference key"
+        )
+    if text.startswith(("(", "[")):
         return canonical(cell_from_key(text))
-    rows, sep, labels = text.strip().partition(";")
+    rows, sep, labels = text.partition(";")
     if not sep:
         raise ArchitectureError(
             f"NAS-Bench-101 architecture {text!r} lacks ';': expected adjacency rows as bit strings joined by '-', "

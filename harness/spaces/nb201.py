@@ -26,6 +26,8 @@ NUM_NODES = 4
 #: (from, to) of each edge, in the official string's order
 EDGES: tuple[tuple[int, int], ...] = tuple((i, j) for j in range(1, NUM_NODES) for i in range(j))
 NUM_ARCHS = len(OPS) ** len(EDGES)
+#: the canonical string layout, which :func:`parse` accepts exactly
+FORM = "|op~0|+|op~0|op~1|+|op~0|op~1|op~2|"
 
 # The official index order: NAS-Bench-201's generator enumerates cells with
 # CellStructure.gen_all (lexicographic over edges in string order, ops in OPS
@@ -107,23 +109,28 @@ def parse(text: str) -> tuple[int, ...]:
 def parse_edges(text: str) -> list[str]:
     """The label of each edge (in :data:`EDGES` order) of a string in the official layout.
 
-    Checks the layout only (groups, ``~`` and input numbers); the labels are the caller's to check.
+    Checks the layout only (groups, ``~`` and input numbers), exactly as :func:`format_edges`
+    writes it: no surrounding spaces, inputs written ``~0``, ``~1``, ``~2``. The labels are the
+    caller's to check.
     """
     if not isinstance(text, str):
         raise ArchitectureError(f"NAS-Bench-201 architecture must be a string, got {type(text).__name__} {text!r}")
-    form = "|op~0|+|op~0|op~1|+|op~0|op~1|op~2|"
-    groups = text.strip().split("+")
+    if text != text.strip():
+        raise ArchitectureError(
+            f"NAS-Bench-201 architecture {text!r} has leading or trailing whitespace; expected exactly the form {FORM}"
+        )
+    groups = text.split("+")
     if len(groups) != NUM_NODES - 1:
         raise ArchitectureError(
             f"NAS-Bench-201 architecture {text!r} has {len(groups)} '+'-separated node groups; "
-            f"expected {NUM_NODES - 1} in the form {form}"
+            f"expected {NUM_NODES - 1} in the form {FORM}"
         )
     labels: list[str] = []
     for j, group in enumerate(groups, start=1):
         if not (group.startswith("|") and group.endswith("|")) or len(group) < 2:
             raise ArchitectureError(
                 f"NAS-Bench-201 architecture {text!r}: node {j} group {group!r} must start and end with '|' "
-                f"(form {form})"
+                f"(form {FORM})"
             )
         edges = group[1:-1].split("|")
         if len(edges) != j:
@@ -131,24 +138,33 @@ def parse_edges(text: str) -> list[str]:
                 f"NAS-Bench-201 architecture {text!r}: node {j} has {len(edges)} input edges "
                 f"({group!r}); expected {j} (inputs 0..{j - 1})"
             )
-        for i, edge in enumerate(edges):
-            op, sep, source = edge.rpartition("~")
-            if not sep:
-                raise ArchitectureError(
-                    f"NAS-Bench-201 architecture {text!r}: edge {edge!r} of node {j} lacks '~'; expected 'op~input'"
-                )
-            if not source.isdigit() or int(source) >= j:
-                raise ArchitectureError(
-                    f"NAS-Bench-201 architecture {text!r}: node {j} references input {source!r}; "
-                    f"node {j} takes inputs 0..{j - 1}"
-                )
-            if int(source) != i:
-                raise ArchitectureError(
-                    f"NAS-Bench-201 architecture {text!r}: node {j} lists input {source} in position {i}; "
-                    f"inputs must be listed in order 0..{j - 1}"
-                )
-            labels.append(op)
+        labels += [_edge_label(text, edge, i, j) for i, edge in enumerate(edges)]
     return labels
+
+
+def _edge_label(text: str, edge: str, i: int, j: int) -> str:
+    """The label of ``edge``, which must read ``label~i`` as input ``i`` of node ``j``."""
+    op, sep, source = edge.rpartition("~")
+    if not sep:
+        raise ArchitectureError(
+            f"NAS-Bench-201 architecture {text!r}: edge {edge!r} of node {j} lacks '~'; expected 'op~input'"
+        )
+    if not source.isdigit() or int(source) >= j:
+        raise ArchitectureError(
+            f"NAS-Bench-201 architecture {text!r}: node {j} references input {source!r}; "
+            f"node {j} takes inputs 0..{j - 1}"
+        )
+    if int(source) != i:
+        raise ArchitectureError(
+            f"NAS-Bench-201 architecture {text!r}: node {j} lists input {source} in position {i}; "
+            f"inputs must be listed in order 0..{j - 1}"
+        )
+    if source != str(i):
+        raise ArchitectureError(
+            f"NAS-Bench-201 architecture {text!r}: edge {edge!r} of node {j} writes input {i} as {source!r}; "
+            f"expected '~{i}' (form {FORM})"
+        )
+    return op
 
 
 def is_disconnected(arch: tuple[int, ...]) -> bool:

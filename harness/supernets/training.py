@@ -18,23 +18,28 @@ Samplers must make the path a function of (seed, epoch, step), as the batches
 and augmentations are; then
 a checkpoint is written atomically after every epoch, so an interrupted
 training resumes at the last finished epoch and ends with the same weights as
-an uninterrupted one (on CPU).
+an uninterrupted one (on CPU). Epochs named in ``keep_epochs`` also keep a
+snapshot of their weights (``supernet-e6.pt`` beside ``supernet.pt``): the
+points of a budget curve, scored later from one training run.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import math
 import os
+import sys
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Callable, Collection
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm import tqdm
 
 from harness.api import ConfigError, HarnessError
 from harness.options import check_int, check_ints
@@ -114,6 +119,15 @@ def train_step(
 class TrainingState:
     epoch: int  # epochs finished
     curve: list[dict[str, float]]  # one row per finished epoch
+    #: weights kept at ``keep_epochs`` when training has no checkpoint file (else they are files)
+    snapshots: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)
+    identity: dict[str, Any] = field(default_factory=dict)  # what the checkpoints were trained with
+
+
+def snapshot_path(checkpoint: str | Path, epoch: int) -> Path:
+    """Where the weights after ``epoch`` are kept beside ``checkpoint`` (``supernet.pt`` -> ``supernet-e6.pt``)."""
+    path = Path(checkpoint)
+    return path.with_name(f"{path.stem}-e{epoch}{path.suffix}")
 
 
 def train_supernet(
@@ -127,6 +141,8 @@ def train_supernet(
     checkpoint: str | Path | None = None,
     device: str = "cpu",
     on_epoch: Callable[[dict[str, float]], None] | None = None,
+    keep_epochs: Collection[int] = (),
+    progress: bool | None = None,
 ) -> TrainingState:
     """Train ``net`` (a supernet with ``forward(x, mask)``) on ``data`` (a BatchProvider),
     step ``(epoch, step)`` through the path ``sampler(epoch, step)``.
@@ -134,7 +150,10 @@ def train_supernet(
     With ``checkpoint``, training resumes from it when it exists (it must have
     been written with the same settings, data, seed, network and ``sampler_id``,
     which names the sampling rule) and it is rewritten after every epoch.
-    ``on_epoch`` gets each finished epoch's curve row.
+    ``on_epoch`` gets each finished epoch's curve row. The weights after each
+    epoch in ``keep_epochs`` are kept: in :func:`snapshot_path` files with a
+    checkpoint, else in the returned state's ``snapshots``. ``progress`` shows a
+    bar with the epoch, loss, accuracy and images/s (default: when stderr is a terminal).
     """
     net.to(device)
     optimizer = make_optimizer(net, settings)
@@ -149,6 +168,7 @@ def train_supernet(
     }
     if path is not None and path.exists():
         state = load_checkpoint(path, net, optimizer, identity, device)
+    state.identity = identity
     steps_per_epoch = data.batches_per_epoch(settings.batch_size, drop_last=True)
     if settings.max_steps_per_epoch is not None:
         steps_per_epoch = min(steps_per_epoch, settings.max_steps_per_epoch)
@@ -158,37 +178,82 @@ def train_supernet(
             f"({data.split_sizes()['train']} images)"
         )
     total_steps = settings.epochs * steps_per_epoch
-    for epoch in range(state.epoch, settings.epochs):
-        started = time.perf_counter()
-        loss_sum, correct, seen = 0.0, 0, 0
-        batches = data.epoch_iterator(epoch, settings.batch_size, settings.augment, drop_last=True, device=device)
-        for step, batch in zip(range(steps_per_epoch), batches, strict=False):
-            lr = cosine_lr(settings, epoch * steps_per_epoch + step, total_steps)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            loss, hits = train_step(net, optimizer, batch, sampler(epoch, step), settings.grad_clip)
-            if not math.isfinite(loss):
-                raise HarnessError(
-                    f"supernet training diverged: loss {loss} at epoch {epoch}, step {step} (lr {lr:.4g})"
-                )
-            loss_sum += loss * len(batch[1])
-            correct += hits
-            seen += len(batch[1])
-        seconds = time.perf_counter() - started
-        row = {
-            "epoch": epoch + 1,
-            "loss": loss_sum / seen,
-            "train_acc": 100.0 * correct / seen,
-            "lr": lr,
-            "seconds": seconds,
-            "images_per_s": seen / seconds if seconds > 0 else math.nan,
-        }
-        state = TrainingState(epoch + 1, [*state.curve, row])
-        if path is not None:
-            save_checkpoint(path, net, optimizer, state, identity)
-        if on_epoch is not None:
-            on_epoch(row)
+    bar = tqdm(
+        total=total_steps, initial=state.epoch * steps_per_epoch, desc=f"supernet {sampler_id or 'training'}",
+        unit="step", file=sys.stderr, disable=(not sys.stderr.isatty()) if progress is None else not progress,
+    )  # fmt: skip
+    try:
+        for epoch in range(state.epoch, settings.epochs):
+            state = _train_epoch(net, optimizer, sampler, data, settings, epoch, steps_per_epoch, state, device, bar)
+            if epoch + 1 in keep_epochs:  # before the checkpoint: a kill between the two redoes this epoch
+                _keep_snapshot(net, optimizer, path, state)
+            if path is not None:
+                save_checkpoint(path, net, optimizer, state, identity)
+            if on_epoch is not None:
+                on_epoch(state.curve[-1])
+    finally:
+        bar.close()
     return state
+
+
+def _train_epoch(net, optimizer, sampler, data, settings, epoch, steps_per_epoch, state, device, bar) -> TrainingState:
+    """One epoch of single-path steps; returns the state with its curve row appended."""
+    total_steps = settings.epochs * steps_per_epoch
+    started = time.perf_counter()
+    loss_sum, correct, seen = 0.0, 0, 0
+    batches = data.epoch_iterator(epoch, settings.batch_size, settings.augment, drop_last=True, device=device)
+    for step, batch in zip(range(steps_per_epoch), batches, strict=False):
+        lr = cosine_lr(settings, epoch * steps_per_epoch + step, total_steps)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        loss, hits = train_step(net, optimizer, batch, sampler(epoch, step), settings.grad_clip)
+        if not math.isfinite(loss):
+            raise HarnessError(f"supernet training diverged: loss {loss} at epoch {epoch}, step {step} (lr {lr:.4g})")
+        loss_sum += loss * len(batch[1])
+        correct += hits
+        seen += len(batch[1])
+        bar.update(1)
+    seconds = time.perf_counter() - started
+    row = {
+        "epoch": epoch + 1,
+        "loss": loss_sum / seen,
+        "train_acc": 100.0 * correct / seen,
+        "lr": lr,
+        "seconds": seconds,
+        "images": seen,
+        "images_per_s": seen / seconds if seconds > 0 else math.nan,
+    }
+    bar.set_postfix_str(
+        f"epoch {epoch + 1}/{settings.epochs} loss {row['loss']:.3f} acc {row['train_acc']:.1f}% "
+        f"{row['images_per_s']:.0f} img/s"
+    )
+    return TrainingState(epoch + 1, [*state.curve, row], state.snapshots, state.identity)
+
+
+def _keep_snapshot(
+    net: nn.Module, optimizer: torch.optim.Optimizer, checkpoint: Path | None, state: TrainingState
+) -> None:
+    """Keep the weights of the epoch just finished: a checkpoint file of their own (atomic), or in memory."""
+    if checkpoint is None:
+        state.snapshots[state.epoch] = copy.deepcopy(net.state_dict())
+    else:
+        save_checkpoint(snapshot_path(checkpoint, state.epoch), net, optimizer, state, state.identity)
+
+
+def load_snapshot(net: nn.Module, state: TrainingState, epoch: int, checkpoint: Path | None, device: str) -> None:
+    """Load into ``net`` the weights that :func:`train_supernet` kept after ``epoch`` (``keep_epochs``)."""
+    if checkpoint is None:
+        if epoch not in state.snapshots:
+            raise HarnessError(f"the supernet's weights after epoch {epoch} were not kept (keep_epochs)")
+        net.load_state_dict(state.snapshots[epoch])
+        return
+    path = snapshot_path(checkpoint, epoch)
+    if not path.is_file():
+        raise HarnessError(
+            f"no snapshot {path} of the supernet after epoch {epoch}: the training in {checkpoint.parent} "
+            "finished without keeping that epoch (was score_at changed afterwards?); delete the folder to retrain"
+        )
+    load_checkpoint(path, net, None, state.identity, device)
 
 
 def shapes_digest(net: nn.Module) -> str:

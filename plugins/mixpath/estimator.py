@@ -117,6 +117,7 @@ class MixPathNoCalibration(MixPathSupernet):
 
     name = "mixpath.sbn_nocal"
     default_calibrate = False
+    training_family = "mixpath.supernet"  # the same training as the method: shared, trained once
 
 
 class MixPathVanilla(MixPathSupernet):

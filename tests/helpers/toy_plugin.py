@@ -166,20 +166,31 @@ class RankProxy(Proxy):
 
 
 class TunableProxy(Proxy):
-    """Ground truth plus Gaussian noise of scale ``noise`` (0: a perfect ranking), after sleeping ``delay`` s.
+    """Ground truth plus Gaussian noise of scale ``noise`` (0: a perfect ranking), after sleeping ``delay`` s
+    (wall time, no CPU time) and doing ``work`` rounds of a fixed arithmetic loop (CPU time).
 
-    The history and nightly tests make it worse (``noise``) or slower (``delay``) between two runs.
+    The history and nightly tests make it worse (``noise``), slower to wait for (``delay``) or do more
+    work (``work``) between two runs.
     """
 
     name = "toy.tunable"
 
-    def __init__(self, noise: float = 0.0, delay: float = 0.0):
-        self.noise, self.delay = noise, delay
+    def __init__(self, noise: float = 0.0, delay: float = 0.0, work: int = 0):
+        self.noise, self.delay, self.work = noise, delay, work
 
     def score(self, arch, ctx):
         if self.delay:
             time.sleep(self.delay)
+        busy(self.work)
         return toy_accuracy(arch) + self.noise * random.Random(f"{arch}:{ctx.seed}").gauss(0.0, 1.0)
+
+
+def busy(rounds: int) -> int:
+    """A fixed amount of CPU work: ``rounds`` rounds of integer arithmetic (about 0.1 microseconds a round)."""
+    total = 0
+    for i in range(rounds):
+        total = (total + i * i) % 1_000_003
+    return total
 
 
 class CountingSupernet(Supernet):
