@@ -161,7 +161,7 @@ def merge_shards(
         _remove_db(building)
         raise
     store.close()
-    _remove_db(target)
+    _remove_db(target, sidecars_only=True)  # the rename replaces the old store itself atomically
     os.replace(building, target)
     outcome = MergeOutcome(target, [s.path for s in shards], results)
     if write_leaderboard:
@@ -200,8 +200,8 @@ def _check_target(target: Path, config_hash: str) -> None:
         )
 
 
-def _remove_db(path: Path) -> None:
-    for suffix in ("", "-wal", "-shm"):
+def _remove_db(path: Path, sidecars_only: bool = False) -> None:
+    for suffix in ("-wal", "-shm") if sidecars_only else ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
