@@ -297,3 +297,16 @@ def test_budget_points_stay_in_the_shard_that_trains_their_supernet(tmp_path):
         owners = {label: [i for i, p in enumerate(plans) if p.archs(label, seed, sample)] for label in
                   ("mixpath.supernet", "mixpath.sbn_nocal")}  # fmt: skip
         assert owners["mixpath.supernet"] == owners["mixpath.sbn_nocal"]
+
+
+def test_training_shows_epoch_loss_accuracy_and_speed_when_asked(capsys):
+    est = SPOSSupernet(preset="cpu-small", **TINY)
+    data = tiny_data()
+    est._points = SPACE.choice_points()
+    sampler, sampler_id = est.path_sampler(Context(space=SPACE, seed=0, data=data))
+    net = est.build_network(Context(space=SPACE, seed=0, data=data), data.num_classes)
+    train_supernet(net, sampler, data, est.train_settings, 0, sampler_id=sampler_id, progress=True)
+    shown = capsys.readouterr().err
+    assert "epoch 3/3" in shown and "loss" in shown and "acc" in shown and "img/s" in shown
+    train_supernet(net, sampler, data, est.train_settings, 0, sampler_id=sampler_id, progress=False)
+    assert capsys.readouterr().err == ""
