@@ -66,7 +66,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_merge(args: argparse.Namespace) -> int:
     from harness.merge import merge_shards
 
-    outcome = merge_shards(args.output, args.stores or None, plots=not args.no_plots)
+    outcome = merge_shards(args.output, args.stores or None, plots=not args.no_plots, partial=args.partial)
     print(f"merged {len(outcome.shards)} shards ({outcome.results} rows) into {outcome.store_path}")
     for path in outcome.leaderboard_files:
         if path.suffix in (".md", ".html"):
@@ -342,6 +342,10 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("output", help="the study's output folder (the merged store goes to OUTPUT/results.sqlite)")
     merge.add_argument("stores", nargs="*", help="shard stores (default: OUTPUT/shard-*-of-*/results.sqlite)")
     merge.add_argument("--no-plots", action="store_true", help="leaderboard tables and page without PNG plots")
+    merge.add_argument(
+        "--partial", action="store_true",
+        help="also merge shards that did not finish: publish what is done (missing rows count as failures)",
+    )  # fmt: skip
     merge.set_defaults(func=_cmd_merge)
 
     resume = sub.add_parser("resume", help="continue a killed or failed study", description="Continue a study.")

@@ -86,8 +86,9 @@ def read_shard(path: Path) -> ShardStore:
     return ShardStore(path, spec, name, config, config_hash, runs)
 
 
-def check_shards(shards: list[ShardStore]) -> None:
-    """Refuse shards that do not make one whole, finished study (see the module docstring)."""
+def check_shards(shards: list[ShardStore], partial: bool = False) -> None:
+    """Refuse shards that do not make one whole, finished study (see the module docstring);
+    ``partial`` accepts shards that did not finish (what they hold is merged, the rest is missing)."""
     first = shards[0]
     for shard in shards[1:]:
         if shard.config_hash != first.config_hash:
@@ -115,12 +116,13 @@ def check_shards(shards: list[ShardStore]) -> None:
             f"shard(s) {listed} missing: {len(shards)} of {count} shard stores given ({given}); run each with "
             f"`nas-harness run CONFIG --shard {missing[0]}` (its store: OUTPUT/{missing[0].folder}/results.sqlite)"
         )
-    for shard in shards:
+    for shard in [] if partial else shards:
         last = shard.runs[-1]["status"] if shard.runs else "never started"
         if last != "finished":
             raise MergeError(
                 f"shard {shard.spec} ({shard.path}) did not finish (its last run: {last}); continue it with "
-                f"`nas-harness run CONFIG --shard {shard.spec}` or `nas-harness resume {shard.path}`"
+                f"`nas-harness run CONFIG --shard {shard.spec}` or `nas-harness resume {shard.path}` "
+                "(or publish what is done with `nas-harness merge --partial`)"
             )
 
 
@@ -130,12 +132,17 @@ def merge_shards(
     plugin_modules: dict[str, str] | None = None,
     write_leaderboard: bool = True,
     plots: bool = True,
+    partial: bool = False,
 ) -> MergeOutcome:
-    """Merge shard stores into ``OUTPUT/results.sqlite`` and write the study's leaderboards."""
+    """Merge shard stores into ``OUTPUT/results.sqlite`` and write the study's leaderboards.
+
+    ``partial`` merges shards that have not finished too (e.g. a long study stopped for the day):
+    the leaderboard counts what is missing as failures, and its provenance names the unfinished
+    shards (``partial``); a later merge of the finished shards replaces it."""
     output = Path(output)
     paths = [Path(p) for p in stores] if stores else find_shard_stores(output)
     shards = sorted((read_shard(p) for p in paths), key=lambda s: s.spec.index)
-    check_shards(shards)
+    check_shards(shards, partial)
     target = output / "results.sqlite"
     _check_target(target, shards[0].config_hash)
     config = {**shards[0].config, "output": str(output)}
@@ -153,6 +160,9 @@ def merge_shards(
         config_source = shards[0].runs[-1]["provenance"].get("config", "")
         prov = {**provenance(cfg.config_hash(), cfg.device, plugins), "config": config_source}
         prov["merged_from"] = [str(s.path) for s in shards]
+        unfinished = [str(s.spec) for s in shards if not s.runs or s.runs[-1]["status"] != "finished"]
+        if unfinished:
+            prov["partial"] = unfinished
         store.end_run(store.start_run(prov), "finished")
         results = store.conn.execute("SELECT COUNT(*) FROM results").fetchone()[0]
         store.conn.execute("PRAGMA journal_mode=DELETE")  # one self-contained file to move into place

@@ -135,6 +135,24 @@ def test_the_same_shard_twice_and_an_unfinished_shard_are_refused(sharded, tmp_p
         merge_shards(copies, plugin_modules=TOY_PLUGINS, plots=False)
 
 
+def test_a_partial_merge_publishes_what_unfinished_shards_hold_and_says_so(sharded, tmp_path):
+    _, cfg, _ = sharded
+    copies = tmp_path / "copies"
+    for i in range(3):
+        shutil.copytree(Path(cfg.output) / f"shard-{i}-of-3", copies / f"shard-{i}-of-3")
+    shard_rows = sum(len(results(copies / f"shard-{i}-of-3" / "results.sqlite")) for i in range(3))
+    with sqlite3.connect(copies / "shard-2-of-3" / "results.sqlite") as conn:  # a shard stopped mid-way
+        conn.execute("UPDATE runs SET status = 'running'")
+        lost = conn.execute("SELECT COUNT(*) FROM results WHERE rowid % 2 = 0").fetchone()[0]
+        conn.execute("DELETE FROM results WHERE rowid % 2 = 0")
+    outcome = merge_shards(copies, plugin_modules=TOY_PLUGINS, plots=False, partial=True)
+    store_rows = results(outcome.store_path)
+    assert lost > 0 and len(store_rows) == shard_rows - lost
+    with sqlite3.connect(outcome.store_path) as conn:
+        provenance = conn.execute("SELECT provenance_json FROM runs ORDER BY run_id DESC LIMIT 1").fetchone()[0]
+    assert '"partial": ["2/3"]' in provenance
+
+
 def test_merge_never_overwrites_an_unsharded_store(sharded):
     whole, cfg, _ = sharded
     stores = [str(Path(cfg.output) / f"shard-{i}-of-3" / "results.sqlite") for i in range(3)]
