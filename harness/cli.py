@@ -185,6 +185,8 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
     try:
         _, raw, _ = store.study()
         cfg = config_from_stored(raw, str(store_path))
+        if args.reference is not None:  # reporting only: not part of the config hash
+            cfg = config_from_stored({**raw, "reference": args.reference}, str(store_path))
         world = World(cfg)
         if args.out or args.html:
             for path in write_leaderboards(store, world, args.out, plots=not args.no_plots):
@@ -370,6 +372,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write the leaderboard folder (tables, plots, index.html) under --out or the study's leaderboard_dir",
     )
     board.add_argument("--no-plots", action="store_true", help="with --out/--html: no PNG plots")
+    board.add_argument(
+        "--reference", metavar="LABEL",
+        help="compare every estimator with this one, paired on the same architectures (as study.reference)",
+    )  # fmt: skip
     board.set_defaults(func=_cmd_leaderboard)
 
     curves = sub.add_parser(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import random
 
 import numpy as np
@@ -11,6 +12,7 @@ import torch
 
 import harness.supernets.training as training
 from harness.api import ConfigError, Context, HarnessError
+from harness.cli import main
 from harness.config import parse_config
 from harness.data import BatchProvider
 from harness.data.images import DataError, ImageDataset
@@ -310,3 +312,16 @@ def test_training_shows_epoch_loss_accuracy_and_speed_when_asked(capsys):
     assert "epoch 3/3" in shown and "loss" in shown and "acc" in shown and "img/s" in shown
     train_supernet(net, sampler, data, est.train_settings, 0, sampler_id=sampler_id, progress=False)
     assert capsys.readouterr().err == ""
+
+
+def test_a_stored_study_can_be_judged_against_a_reference_afterwards(tmp_path, capsys):
+    cfg = budget_study(tmp_path, seeds=[0])
+    cfg.reference = None
+    run_study(cfg, progress=False)
+    assert "tau_minus_reference" not in pd.read_csv(tmp_path / "boards" / "budget" / "estimators.csv")
+    capsys.readouterr()
+    assert main(["leaderboard", str(tmp_path / "run"), "--reference", "baselines.params", "--format", "csv"]) == 0
+    printed = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert (printed.reference == "baselines.params").all()
+    assert printed.set_index("estimator").loc["baselines.params", "tau_minus_reference"] == 0.0
+    assert main(["leaderboard", str(tmp_path / "run"), "--reference", "nope"]) == 2
