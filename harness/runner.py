@@ -99,27 +99,17 @@ def _run_study(cfg, world, executor, progress, retry_failed, write_leaderboard, 
             for seed, archs in samples.items():
                 store.save_sample(seed, archs)
             done = store.done_keys(retry_failed=retry_failed)
-            jobs = []
-            for est in cfg.scored_estimators():  # a supernet before its budget points: they reuse its training
-                for seed, sample in samples.items():
-                    archs = sample if plan is None else plan.archs(est.label, seed, sample)
-                    todo = [a for a in archs if (est.label, a, seed) not in done]
-                    outcome.skipped += len(archs) - len(todo)
-                    if not todo:
-                        continue
-                    prepare_error = _prepare(world, store, est.label, seed, run_id)
-                    if prepare_error:
-                        rows = [ResultRow(est.label, a, seed, None, 0, 0, 0, FAILED, prepare_error) for a in todo]
-                        store.add_results(rows, run_id)
-                        outcome.failed += len(rows)
-                        continue
-                    size = len(todo) if _is_set_level(world, est.label) else cfg.chunk_size
-                    group = [Job(est.label, seed, chunk) for chunk in _chunks(todo, size)]
-                    if is_whole_unit(world, est.label):  # scored right after its training: a long study
-                        _score(world, executor, store, group, run_id, outcome, progress)  # publishes as it goes
-                    else:
-                        jobs += group
+            # cheap estimators first, all their chunks at once (the executor spreads them); then each one
+            # with one-off work (a supernet) trained and scored in turn, so a long study keeps what it did
+            estimators = cfg.scored_estimators()  # a supernet before its budget points: they reuse its training
+            per_arch = [e.label for e in estimators if not is_whole_unit(world, e.label)]
+            whole = [e.label for e in estimators if is_whole_unit(world, e.label)]
+            jobs = [job for label in per_arch for job in _prepared_jobs(world, store, label, samples, plan, done,
+                                                                         run_id, outcome)]  # fmt: skip
             _score(world, executor, store, jobs, run_id, outcome, progress)
+            for label in whole:
+                jobs = _prepared_jobs(world, store, label, samples, plan, done, run_id, outcome)
+                _score(world, executor, store, jobs, run_id, outcome, progress)
             _search(world, store, run_id, plan)
             status = "finished"
         finally:
@@ -143,6 +133,29 @@ def _run_study(cfg, world, executor, progress, retry_failed, write_leaderboard, 
     finally:
         store.close()
     return outcome
+
+
+def _prepared_jobs(world, store, label, samples, plan, done, run_id, outcome) -> list[Job]:
+    """Prepare ``label`` for each seed with work left, and return that work as jobs (chunks of architectures).
+
+    A failed prepare is stored as failed rows for its architectures (no jobs); finished rows are skipped.
+    """
+    jobs = []
+    for seed, sample in samples.items():
+        archs = sample if plan is None else plan.archs(label, seed, sample)
+        todo = [a for a in archs if (label, a, seed) not in done]
+        outcome.skipped += len(archs) - len(todo)
+        if not todo:
+            continue
+        prepare_error = _prepare(world, store, label, seed, run_id)
+        if prepare_error:
+            rows = [ResultRow(label, a, seed, None, 0, 0, 0, FAILED, prepare_error) for a in todo]
+            store.add_results(rows, run_id)
+            outcome.failed += len(rows)
+            continue
+        size = len(todo) if _is_set_level(world, label) else world.cfg.chunk_size
+        jobs += [Job(label, seed, chunk) for chunk in _chunks(todo, size)]
+    return jobs
 
 
 def _is_set_level(world: World, label: str) -> bool:

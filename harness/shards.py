@@ -71,7 +71,9 @@ def is_whole_unit(world: World, label: str) -> bool:
     """True for estimators never split across shards: set-level ones and ones with one-off work."""
     try:
         estimator = world.estimator(label)
-    except Exception:  # cannot even be built: split, each shard records its own failed rows
+    except KeyboardInterrupt:
+        raise
+    except BaseException:  # plugin code that cannot even be built: split, each shard records its failed rows
         return False
     return estimator.set_level or type(estimator).prepare is not Estimator.prepare
 
