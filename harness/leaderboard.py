@@ -360,6 +360,9 @@ def _provenance_block(store: Store, world: World) -> dict[str, Any]:
         "seeds": world.cfg.seeds,
         "sample_size": world.cfg.sample_size or "all",
         "bootstrap": f"{world.cfg.bootstrap} resamples, {world.cfg.ci:.0%} percentile interval",
+        # a merge of shards that had not finished (`merge --partial`): what is missing counts as failures
+        **({"partial": f"unfinished shards {', '.join(last['partial'])}"} if last.get("partial") else {}),
+        **({"reference": world.cfg.reference} if world.cfg.reference else {}),
     }
 
 

@@ -12,9 +12,11 @@ import pytest
 
 from harness.api import ConfigError
 from harness.cli import main
+from harness.leaderboard import write_leaderboards
 from harness.merge import MergeError, merge_shards
 from harness.runner import resume_study, run_study
 from harness.shards import ShardSpec
+from harness.store import Store
 from harness.world import World
 from tests.helpers.studies import TOY_PLUGINS, toy_config
 
@@ -145,12 +147,15 @@ def test_a_partial_merge_publishes_what_unfinished_shards_hold_and_says_so(shard
         conn.execute("UPDATE runs SET status = 'running'")
         lost = conn.execute("SELECT COUNT(*) FROM results WHERE rowid % 2 = 0").fetchone()[0]
         conn.execute("DELETE FROM results WHERE rowid % 2 = 0")
-    outcome = merge_shards(copies, plugin_modules=TOY_PLUGINS, plots=False, partial=True)
+    outcome = merge_shards(copies, plugin_modules=TOY_PLUGINS, write_leaderboard=False, partial=True)
     store_rows = results(outcome.store_path)
     assert lost > 0 and len(store_rows) == shard_rows - lost
     with sqlite3.connect(outcome.store_path) as conn:
         provenance = conn.execute("SELECT provenance_json FROM runs ORDER BY run_id DESC LIMIT 1").fetchone()[0]
     assert '"partial": ["2/3"]' in provenance
+    board = write_leaderboards(Store(outcome.store_path), World(cfg, plugin_modules=TOY_PLUGINS), tmp_path / "lb",
+                               plots=False, html=False)  # fmt: skip
+    assert "- partial: unfinished shards 2/3" in next(p for p in board if p.name == "estimators.md").read_text()
 
 
 def test_merge_never_overwrites_an_unsharded_store(sharded):
