@@ -102,8 +102,9 @@ def _run_study(cfg, world, executor, progress, retry_failed, write_leaderboard, 
             # cheap estimators first, all their chunks at once (the executor spreads them); then each one
             # with one-off work (a supernet) trained and scored in turn, so a long study keeps what it did
             estimators = cfg.scored_estimators()  # a supernet before its budget points: they reuse its training
-            per_arch = [e.label for e in estimators if not is_whole_unit(world, e.label)]
-            whole = [e.label for e in estimators if is_whole_unit(world, e.label)]
+            whole_units = {e.label: is_whole_unit(world, e.label) for e in estimators}
+            per_arch = [label for label, is_whole in whole_units.items() if not is_whole]
+            whole = [label for label, is_whole in whole_units.items() if is_whole]
             jobs = [job for label in per_arch for job in _prepared_jobs(world, store, label, samples, plan, done,
                                                                          run_id, outcome)]  # fmt: skip
             _score(world, executor, store, jobs, run_id, outcome, progress)

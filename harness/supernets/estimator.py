@@ -26,13 +26,17 @@ epoch, labelled ``LABEL@epochE``).
 from __future__ import annotations
 
 import abc
-import fcntl
 import hashlib
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: trainings are then not locked against a second process
+    fcntl = None
 
 import torch
 from torch import nn
@@ -248,7 +252,7 @@ class WeightSharingEstimator(Supernet):
 @contextmanager
 def _training_lock(folder: Path | None) -> Iterator[None]:
     """Hold an exclusive lock on ``folder`` (a process that wants the same training waits, then loads it)."""
-    if folder is None:
+    if folder is None or fcntl is None:
         yield
         return
     with open(folder / ".lock", "w") as handle:
