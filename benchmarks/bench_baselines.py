@@ -21,9 +21,9 @@ import numpy as np
 import pytest
 import torch
 
-from harness.api import Context
-from harness.data import CIFAR10_CLASSES, BatchProvider, ImageDataset
-from harness.spaces.nb201 import NB201Space
+from nas_harness.api import Context
+from nas_harness.data import CIFAR10_CLASSES, BatchProvider, ImageDataset
+from nas_harness.spaces.nb201 import NB201Space
 from nas_harness_plugins.baselines.plugin import PROXIES
 
 N_ARCHS = 6  # rounds per proxy: one architecture each

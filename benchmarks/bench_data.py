@@ -13,8 +13,8 @@ import itertools
 
 import pytest
 
-from harness.data import BatchProvider, load_dataset
-from harness.data import images as images_mod
+from nas_harness.data import BatchProvider, load_dataset
+from nas_harness.data import images as images_mod
 from tests.conftest import shared_data_dir
 
 

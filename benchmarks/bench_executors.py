@@ -26,10 +26,10 @@ import time
 
 import pytest
 
-from harness.config import parse_config
-from harness.executors import make_executor
-from harness.runner import run_study
-from harness.world import World
+from nas_harness.config import parse_config
+from nas_harness.run.executor_choice import make_executor
+from nas_harness.run.world import World
+from nas_harness.track.publish import run_study
 
 PLUGINS = {"overhead": "benchmarks.overhead_plugin"}
 N_ARCHS = 15625

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import itertools
 
-from harness.config import parse_config
-from harness.runner import run_study
-from harness.world import World
+from nas_harness.config import parse_config
+from nas_harness.run.world import World
+from nas_harness.track.publish import run_study
 
 PLUGINS = {"overhead": "benchmarks.overhead_plugin"}
 _counter = itertools.count()

@@ -5,8 +5,8 @@ Run (under a minute; most of it writes the synthetic files)::
     python -m pytest benchmarks/bench_nb101_convert.py --benchmark-only -q -s
 
 A synthetic TFRecord file of 10,000 records in the official layout (3,334 valid random cells, three
-repeats each, 108 epochs; :func:`harness.benchmarks.nb101_fixtures.random_records`) is converted by
-:func:`harness.benchmarks.nb101.convert_records` (CRC checks, record decoding, module-hash check,
+repeats each, 108 epochs; :func:`nas_harness.benchmarks.nb101_fixtures.random_records`) is converted by
+:func:`nas_harness.benchmarks.nb101.convert_records` (CRC checks, record decoding, module-hash check,
 SHA-256, batched inserts). Memory comes from fresh processes: peak RSS (``VmHWM``) above the RSS
 before converting, and tracemalloc's peak of Python allocations; tracemalloc is also taken for a
 40,000-record file, to show that the peak does not grow with the number of records.
@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from benchmarks.child_process import measure
-from harness.benchmarks import nb101_fixtures as F
-from harness.benchmarks.nb101 import convert_records
+from nas_harness.benchmarks import nb101_fixtures as F
+from nas_harness.benchmarks.nb101 import convert_records
 
 MB = 1e6
 RECORDS = 10_000
@@ -38,8 +38,8 @@ def synthetic(tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
 
 
 _SETUP = """
-from harness.benchmarks.nb101 import convert_records
-import harness.spaces.nb101, tqdm  # imported before measuring
+from nas_harness.benchmarks.nb101 import convert_records
+import nas_harness.spaces.nb101, tqdm  # imported before measuring
 """
 _STEP = """
 summary = convert_records(args[0], args[1], progress=False)

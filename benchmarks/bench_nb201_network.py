@@ -15,8 +15,8 @@ import pytest
 import torch
 from torch import nn
 
-from harness.costs import count_flops
-from harness.spaces.nb201_net import NB201Network
+from nas_harness.costs import count_flops
+from nas_harness.spaces.nb201_net import NB201Network
 
 ALL_CONV3 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
 BATCH = 64

@@ -23,11 +23,11 @@ import random
 import pytest
 import torch
 
-from harness.spaces.masks import single_path_mask
-from harness.spaces.multipath import MultiPathSpace
-from harness.spaces.nb201 import OPS, NB201Space
-from harness.supernets.calibration import accuracy, recalibrate_bn
-from harness.supernets.training import TrainSettings, make_optimizer, train_step
+from nas_harness.spaces.masks import single_path_mask
+from nas_harness.spaces.multipath import MultiPathSpace
+from nas_harness.spaces.nb201 import OPS, NB201Space
+from nas_harness.supernets.calibration import accuracy, recalibrate_bn
+from nas_harness.supernets.training import TrainSettings, make_optimizer, train_step
 from nas_harness_plugins.mixpath.shadow_bn import variant_network
 from nas_harness_plugins.spos.sampling import uniform_choices
 

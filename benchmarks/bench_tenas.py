@@ -35,9 +35,9 @@ import random
 import pytest
 import torch
 
-from harness.spaces.nb201 import NB201Space
-from harness.spaces.nb201_net import NB201Network
-from harness.spaces.nb201_supernet import NB201Supernet, arch_mask
+from nas_harness.spaces.nb201 import NB201Space
+from nas_harness.spaces.nb201_net import NB201Network
+from nas_harness.spaces.nb201_supernet import NB201Supernet, arch_mask
 from nas_harness_plugins.tenas.linear_regions import count_linear_regions, random_crops
 from nas_harness_plugins.tenas.ntk import ntk_condition
 

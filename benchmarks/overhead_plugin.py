@@ -7,9 +7,9 @@ metrics with bootstrap intervals and leaderboard files.
 
 from __future__ import annotations
 
-from harness.api import Benchmark, Direction, Proxy
-from harness.hookspecs import hookimpl
-from harness.spaces import nb201
+from nas_harness.api import Benchmark, Direction, Proxy
+from nas_harness.hookspecs import hookimpl
+from nas_harness.spaces import nb201
 
 
 class SyntheticNB201(Benchmark):

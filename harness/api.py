@@ -1,7 +1,7 @@
 """The public interfaces of nas-harness: one small ABC per noun.
 
 Every plugin implements some of these and registers factories for them through
-the hooks in :mod:`harness.hookspecs`. The runner only talks to these types.
+the hooks in :mod:`nas_harness.hookspecs`. The runner only talks to these types.
 
 An *architecture* (``Arch``) is an immutable, hashable value owned by its
 search space (for NAS-Bench-201 a tuple of six op indices). Between processes,
@@ -149,7 +149,7 @@ class SearchSpace(abc.ABC):
         """A weight-sharing network holding every option of every choice point.
 
         Its ``forward(x, mask)`` runs the options active in ``mask``
-        (:mod:`harness.spaces.masks`): one per choice point computes the network of
+        (:mod:`nas_harness.spaces.masks`): one per choice point computes the network of
         that architecture, so SPOS and MixPath stay generic over spaces.
         """
         raise NotImplementedError(f"search space {self.name!r} has no weight-sharing supernet")
@@ -195,7 +195,7 @@ class Benchmark(abc.ABC):
 class Context:
     """What an estimator gets besides the architecture.
 
-    ``data`` is the study's :class:`harness.data.BatchProvider` (None when the
+    ``data`` is the study's :class:`nas_harness.data.BatchProvider` (None when the
     study has no image data); its batches are a function of the study seed only,
     so every estimator sees the same images. ``workdir`` is private to this
     estimator within the study (checkpoints, caches); ``shared_workdir`` is the

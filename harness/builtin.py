@@ -6,67 +6,66 @@ Imports are deferred to the factories so that listing plugins stays fast.
 
 from __future__ import annotations
 
-from harness.hookspecs import hookimpl
+from nas_harness.benchmarks.nb101 import NB101Benchmark
+from nas_harness.benchmarks.nb101_s4 import NB101S4Benchmark
+from nas_harness.benchmarks.nb201 import NB201Benchmark
+from nas_harness.benchmarks.table import NB201TableBenchmark
+from nas_harness.groundtruth.benchmark import EmbeddedNB201Digits, GroundTruthBenchmark
+from nas_harness.hookspecs import hookimpl
+from nas_harness.searchers import RandomSearch
+from nas_harness.spaces.nb101 import NB101Space
+from nas_harness.spaces.nb101_s4 import S4Space
+from nas_harness.spaces.nb201 import NB201Space
 
 
 def _nb201_space():
-    from harness.spaces.nb201 import NB201Space
 
     return NB201Space()
 
 
 def _nb101_space():
-    from harness.spaces.nb101 import NB101Space
 
     return NB101Space()
 
 
 def _nb101_s4_space():
-    from harness.spaces.nb101_s4 import S4Space
 
     return S4Space()
 
 
 def _nb201_table(**options):
-    from harness.benchmarks.table import NB201TableBenchmark
 
     return NB201TableBenchmark(**options)
 
 
 def _nb201_official(**options):
-    from harness.benchmarks.nb201 import NB201Benchmark
 
     return NB201Benchmark(**options)
 
 
 def _nb101(**options):
     """NAS-Bench-101 ground truth (converted store, official .tfrecord, JSON or CSV table)."""
-    from harness.benchmarks.nb101 import NB101Benchmark
 
     return NB101Benchmark(**options)
 
 
 def _nb101_s4(**options):
     """NAS-Bench-101 ground truth of MixPath's S4 architectures (same files as nb101)."""
-    from harness.benchmarks.nb101_s4 import NB101S4Benchmark
 
     return NB101S4Benchmark(**options)
 
 
 def _nb201_digits(**options):
-    from harness.groundtruth.benchmark import EmbeddedNB201Digits
 
     return EmbeddedNB201Digits(**options)
 
 
 def _groundtruth_table(**options):
-    from harness.groundtruth.benchmark import GroundTruthBenchmark
 
     return GroundTruthBenchmark(**options)
 
 
 def _random_search(**options):
-    from harness.searchers import RandomSearch
 
     return RandomSearch(**options)
 

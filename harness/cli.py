@@ -9,13 +9,28 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.api import HarnessError
-from harness.config import check_device
-from harness.options import check_int
-from harness.registry import KINDS, get_registry
+from nas_harness.api import HarnessError
+from nas_harness.benchmarks.nb101 import convert_records
+from nas_harness.benchmarks.nb101_convert import official_name
+from nas_harness.config import check_device, config_from_stored, load_config
+from nas_harness.groundtruth.benchmark import GroundTruthBenchmark
+from nas_harness.groundtruth.build import build_groundtruth, load_groundtruth_config
+from nas_harness.options import check_int
+from nas_harness.registry import KINDS, get_registry
+from nas_harness.report.leaderboard import estimator_table, searcher_table, to_markdown, write_leaderboards
+from nas_harness.run.shards import ShardSpec
+from nas_harness.run.store import OK, Store
+from nas_harness.run.validate import validated_world
+from nas_harness.run.world import World
+from nas_harness.track.alarms import Thresholds
+from nas_harness.track.compare import compare_runs, format_comparison
+from nas_harness.track.history import groups, read_history
+from nas_harness.track.nightly import run_nightly
+from nas_harness.track.publish import merge_study, resume_study, run_study
+from nas_harness.track.runs import load_run
 
 if TYPE_CHECKING:
-    from harness.runner import StudyOutcome
+    from nas_harness.run.runner import StudyOutcome
 
 DEFAULT_CONFIG = Path("configs/quickstart.toml")
 
@@ -29,10 +44,6 @@ EXIT_INTERRUPTED = 130  # Ctrl-C
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from harness.config import load_config
-    from harness.runner import run_study
-    from harness.shards import ShardSpec
-    from harness.validate import validated_world
 
     cfg = load_config(args.config)
     if args.output:
@@ -64,9 +75,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_merge(args: argparse.Namespace) -> int:
-    from harness.merge import merge_shards
 
-    outcome = merge_shards(args.output, args.stores or None, plots=not args.no_plots, partial=args.partial)
+    outcome = merge_study(args.output, args.stores or None, plots=not args.no_plots, partial=args.partial)
     print(f"merged {len(outcome.shards)} shards ({outcome.results} rows) into {outcome.store_path}")
     for path in outcome.leaderboard_files:
         if path.suffix in (".md", ".html"):
@@ -77,8 +87,6 @@ def _cmd_merge(args: argparse.Namespace) -> int:
 
 
 def _cmd_groundtruth_train(args: argparse.Namespace) -> int:
-    from harness.groundtruth.benchmark import GroundTruthBenchmark
-    from harness.groundtruth.build import build_groundtruth, load_groundtruth_config
 
     cfg = load_groundtruth_config(args.config)
     if args.workers is not None:
@@ -98,8 +106,6 @@ def _cmd_groundtruth_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_data_convert(args: argparse.Namespace) -> int:
-    from harness.benchmarks.nb101 import convert_records
-    from harness.benchmarks.nb101_convert import official_name
 
     summary = convert_records(
         args.file,
@@ -123,7 +129,6 @@ def _cmd_data_convert(args: argparse.Namespace) -> int:
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
-    from harness.runner import resume_study
 
     outcome = resume_study(
         args.study, progress=not args.no_progress, retry_failed=args.retry_failed, plots=not args.no_plots
@@ -155,7 +160,6 @@ def _report(outcome: StudyOutcome) -> int:
 
 def failed_everywhere(store_path: Path) -> dict[str, tuple[int, str]]:
     """Estimator label -> (rows, first error) for each estimator with no successful row in the store."""
-    from harness.store import OK, Store
 
     store = Store(store_path)
     try:
@@ -175,10 +179,6 @@ def failed_everywhere(store_path: Path) -> dict[str, tuple[int, str]]:
 
 
 def _cmd_leaderboard(args: argparse.Namespace) -> int:
-    from harness.leaderboard import estimator_table, searcher_table, to_markdown, write_leaderboards
-    from harness.runner import config_from_stored
-    from harness.store import Store
-    from harness.world import World
 
     store_path = _store_path(args.study)
     store = Store(store_path)
@@ -216,7 +216,6 @@ def _store_path(study: str) -> Path:
 
 
 def _cmd_curves(args: argparse.Namespace) -> int:
-    from harness.store import Store
 
     store = Store(_store_path(args.study))
     try:
@@ -237,8 +236,6 @@ def _cmd_curves(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from harness.compare import compare_runs, format_comparison
-    from harness.runs import load_run
 
     before, after = load_run(args.run_a, study=args.study), load_run(args.run_b, study=args.study)
     print(format_comparison(compare_runs(before, after)))
@@ -246,10 +243,6 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_nightly(args: argparse.Namespace) -> int:
-    from harness.alarms import Thresholds
-    from harness.config import load_config
-    from harness.nightly import run_nightly
-    from harness.validate import validated_world
 
     cfg = load_config(args.config)
     if args.leaderboard_dir:
@@ -265,7 +258,6 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
 
 
 def _cmd_history(args: argparse.Namespace) -> int:
-    from harness.history import groups, read_history
 
     frame = read_history(args.file)
     if args.study:

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.api import ConfigError
+from nas_harness.api import ConfigError
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 EXECUTORS = ("local", "process", "ray")
@@ -38,6 +38,8 @@ EXECUTORS = ("local", "process", "ray")
 STUDY_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 STUDY_NAME_ACCEPTED = "letters, digits, '.', '_' and '-', not starting with '.'"
 DEVICE = re.compile(r"cpu|cuda(:\d+)?|mps")
+#: the results store of a study (or shard) folder; the one place that spells it
+STORE_FILENAME = "results.sqlite"
 
 
 @dataclass
@@ -148,7 +150,7 @@ class StudyConfig:
 
     @property
     def store_path(self) -> Path:
-        return Path(self.output) / "results.sqlite"
+        return Path(self.output) / STORE_FILENAME
 
 
 def expand_env(value: Any, where: str) -> Any:
@@ -335,3 +337,8 @@ def load_config(path: str | Path) -> StudyConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
     return parse_config(raw, str(path))
+
+
+def config_from_stored(stored: dict[str, Any], source: str) -> StudyConfig:
+    """Rebuild the StudyConfig saved in a store (validated again, as a file would be)."""
+    return parse_config(StudyConfig.from_dict(stored).to_toml_dict(), source)

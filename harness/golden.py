@@ -2,7 +2,7 @@
 
 A plugin pins them through the ``nas_harness_golden_values(register)`` hook::
 
-    from harness.hookspecs import hookimpl
+    from nas_harness.hookspecs import hookimpl
 
     @hookimpl
     def nas_harness_golden_values(register):
@@ -22,8 +22,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.api import HarnessError
-from harness.config import PluginRef
+from nas_harness.api import HarnessError
+from nas_harness.config import PluginRef
 
 OK = "ok"
 ALARM = "alarm"

@@ -6,7 +6,7 @@ a callable that takes the options from the study config as keyword arguments.
 
 Example::
 
-    from harness.hookspecs import hookimpl
+    from nas_harness.hookspecs import hookimpl
 
     @hookimpl
     def nas_harness_register_proxies(register):
@@ -53,5 +53,5 @@ def nas_harness_golden_values(register):
 
     ``nas-harness nightly`` raises an alarm when a study of ``estimator`` (a registered name) on
     ``benchmark`` (a registered name) measures a tau outside ``tau +- tolerance``; see
-    :mod:`harness.golden`.
+    :mod:`nas_harness.golden`.
     """

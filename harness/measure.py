@@ -4,7 +4,7 @@ CPU seconds are the process's (every thread, torch's intra-op pool included)
 less the RSS sampler's own: the sampler wakes every few milliseconds of *wall*
 time, so counting it would make a job that waits, or runs on a loaded machine,
 look busier. Unlike wall seconds they do not grow when other jobs load the
-machine, which is why the nightly cost alarms judge them (:mod:`harness.alarms`).
+machine, which is why the nightly cost alarms judge them (:mod:`nas_harness.track.alarms`).
 
 Peak memory on CPU is the highest resident set size (RSS) seen during the job
 minus the RSS at its start, sampled every few milliseconds by one background

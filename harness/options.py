@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.api import ConfigError
+from nas_harness.api import ConfigError
 
 
 def check_int(what: str, value: object, minimum: int = 1) -> int:

@@ -21,7 +21,7 @@ and its registration skipped. Two third-party plugins registering the same name
 is an error naming both: the later one is recorded as failed for that name,
 and resolving the name raises. A third-party entry point whose plugin name is
 already loaded is reported under ``NAME [DISTRIBUTION]`` and skipped.
-Golden values (expected Kendall taus, see :mod:`harness.golden`) that plugins
+Golden values (expected Kendall taus, see :mod:`nas_harness.golden`) that plugins
 pin are kept in :attr:`Registry.golden`.
 """
 
@@ -37,9 +37,9 @@ from typing import Any
 
 import pluggy
 
-from harness import hookspecs
-from harness.api import HarnessError
-from harness.golden import GoldenValue, make_golden_value
+from nas_harness import hookspecs
+from nas_harness.api import HarnessError
+from nas_harness.golden import GoldenValue, make_golden_value
 
 ENTRY_POINT_GROUP = "nas_harness"
 BUILTIN_DISTRIBUTION = "nas-harness"  # whose entry points are the built-in plugins
@@ -125,7 +125,7 @@ class Registry:
         self.plugins: dict[str, PluginInfo] = {}
         self._entries: dict[tuple[str, str], Registration] = {}
         self._conflicts: dict[tuple[str, str], list[str]] = {}
-        self.golden: list[GoldenValue] = []  # expected taus pinned by plugins (see harness.golden)
+        self.golden: list[GoldenValue] = []  # expected taus pinned by plugins (see nas_harness.golden)
         self.allow = set(allow) if allow is not None else _env_list(ALLOW_ENV)
         self.block = set(block) if block is not None else (_env_list(BLOCK_ENV) or set())
         if load_entry_points:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 import random
 
-from harness.api import Context, Estimator, Searcher, SearchResult
-from harness.options import check_int
-from harness.world import derived_seed
+from nas_harness.api import Context, Estimator, Searcher, SearchResult
+from nas_harness.options import check_int
+from nas_harness.seeding import derived_seed
 
 
 class RandomSearch(Searcher):

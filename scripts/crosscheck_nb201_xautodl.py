@@ -18,9 +18,9 @@ import random
 
 import torch
 
-from harness.costs import count_params, flops_millions
-from harness.spaces import nb201 as S
-from harness.spaces.nb201_net import NB201Network
+from nas_harness.costs import count_params, flops_millions
+from nas_harness.spaces import nb201 as S
+from nas_harness.spaces.nb201_net import NB201Network
 
 
 def check(index: int, input_size: int) -> None:

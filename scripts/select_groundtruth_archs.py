@@ -16,8 +16,8 @@ import random
 
 import numpy as np
 
-from harness.benchmarks.table import NB201TableBenchmark
-from harness.spaces import nb201
+from nas_harness.benchmarks.table import NB201TableBenchmark
+from nas_harness.spaces import nb201
 
 
 def main() -> None:

@@ -9,11 +9,12 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from harness import html_page, leaderboard, plots
-from harness.atomic import atomic_path, write_text_atomic
-from harness.leaderboard import write_leaderboards
-from harness.store import Store
-from harness.world import World
+from nas_harness.atomic import atomic_path, write_text_atomic
+from nas_harness.report import leaderboard, plots
+from nas_harness.report import page as html_page
+from nas_harness.report.leaderboard import write_leaderboards
+from nas_harness.run.store import Store
+from nas_harness.run.world import World
 from tests.helpers.boards import publish_toy_board
 from tests.helpers.studies import TOY_PLUGINS
 

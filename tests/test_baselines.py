@@ -17,10 +17,10 @@ import pytest
 import torch
 from torch import nn
 
-from harness.api import ConfigError, Context, Direction, Proxy, SearchSpace
-from harness.data import BatchProvider, ImageDataset
-from harness.spaces.nb201 import NB201Space
-from harness.world import derived_seed
+from nas_harness.api import ConfigError, Context, Direction, Proxy, SearchSpace
+from nas_harness.data import BatchProvider, ImageDataset
+from nas_harness.seeding import derived_seed
+from nas_harness.spaces.nb201 import NB201Space
 from nas_harness_plugins.baselines.plugin import PROXIES
 from nas_harness_plugins.baselines.proxies import FlopsProxy, ParamsProxy, RandomProxy
 from nas_harness_plugins.baselines.zero_cost import (
@@ -126,7 +126,7 @@ def f64(t: torch.Tensor) -> torch.Tensor:
 
 
 def test_every_baseline_is_registered_with_a_direction():
-    from harness.registry import get_registry
+    from nas_harness.registry import get_registry
 
     names = set(get_registry().names("proxy"))
     expected = {

@@ -10,19 +10,20 @@ import pandas as pd
 import pytest
 import torch
 
-import harness.supernets.training as training
-from harness.api import ConfigError, Context, HarnessError
-from harness.cli import main
-from harness.config import parse_config
-from harness.data import BatchProvider
-from harness.data.images import DataError, ImageDataset
-from harness.runner import run_study
-from harness.shards import ShardPlan, ShardSpec
-from harness.spaces.nb201 import NB201Space
-from harness.store import Store
-from harness.supernets.calibration import accuracy, recalibrate_bn
-from harness.supernets.training import train_supernet
-from harness.world import World, derived_seed
+import nas_harness.supernets.training as training
+from nas_harness.api import ConfigError, Context, HarnessError
+from nas_harness.cli import main
+from nas_harness.config import parse_config
+from nas_harness.data import BatchProvider
+from nas_harness.data.images import DataError, ImageDataset
+from nas_harness.run.shards import ShardPlan, ShardSpec
+from nas_harness.run.store import Store
+from nas_harness.run.world import World
+from nas_harness.seeding import derived_seed
+from nas_harness.spaces.nb201 import NB201Space
+from nas_harness.supernets.calibration import accuracy, recalibrate_bn
+from nas_harness.supernets.training import train_supernet
+from nas_harness.track.publish import run_study
 from nas_harness_plugins.mixpath.estimator import MixPathNoCalibration, MixPathSupernet, MixPathVanilla
 from nas_harness_plugins.spos.estimator import SPOSSupernet
 from tests.helpers.images import one_torch_thread, tiny_provider

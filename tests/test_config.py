@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.api import ConfigError
-from harness.config import load_config, parse_config
+from nas_harness.api import ConfigError
+from nas_harness.config import load_config, parse_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -83,12 +83,12 @@ def test_load_config_errors(tmp_path):
 
 @pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.toml")), ids=lambda p: p.name)
 def test_shipped_configs_load_and_name_registered_plugins(path, monkeypatch):
-    from harness.registry import get_registry
+    from nas_harness.registry import get_registry
 
     monkeypatch.delenv("NAS_HARNESS_NB201_TABLE", raising=False)
     monkeypatch.setenv("NAS_HARNESS_NB101", "/data/nasbench_only108.tfrecord")  # the full-NB101 configs need it
     if path.name.startswith("groundtruth-"):  # ground-truth build configs have their own format
-        from harness.groundtruth.build import load_groundtruth_config
+        from nas_harness.groundtruth.build import load_groundtruth_config
 
         assert load_groundtruth_config(path).archs
         return

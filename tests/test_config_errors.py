@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from harness import cli
-from harness.api import ArchitectureError, ConfigError
-from harness.cli import main
-from harness.config import load_config
-from harness.spaces.multipath import MultiPathSpace
-from harness.spaces.nb101 import NB101Space
-from harness.spaces.nb201 import NB201Space
-from harness.validate import rejected_option, validated_world
+from nas_harness import cli
+from nas_harness.api import ArchitectureError, ConfigError
+from nas_harness.cli import main
+from nas_harness.config import load_config
+from nas_harness.run.validate import rejected_option, validated_world
+from nas_harness.spaces.multipath import MultiPathSpace
+from nas_harness.spaces.nb101 import NB101Space
+from nas_harness.spaces.nb201 import NB201Space
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCH = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from harness.api import HarnessError
-from harness.data import (
+from nas_harness.api import HarnessError
+from nas_harness.data import (
     CIFAR10_CLASSES,
     NB201_NORMALIZATION,
     BatchProvider,
@@ -28,7 +28,7 @@ from harness.data import (
     load_image_tar,
     random_crop_flip,
 )
-from harness.data import images as images_mod
+from nas_harness.data import images as images_mod
 
 Image = pytest.importorskip("PIL.Image")
 

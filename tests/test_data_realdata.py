@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from harness.data import CIFAR10_CLASSES, NB201_NORMALIZATION, BatchProvider, load_dataset
-from harness.spaces.nb201 import NB201Space
+from nas_harness.data import CIFAR10_CLASSES, NB201_NORMALIZATION, BatchProvider, load_dataset
+from nas_harness.spaces.nb201 import NB201Space
 
 pytestmark = pytest.mark.realdata
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness.config import parse_config
-from harness.registry import Registry
-from harness.runner import run_study
-from harness.world import World
+from nas_harness.config import parse_config
+from nas_harness.registry import Registry
+from nas_harness.run.world import World
+from nas_harness.track.publish import run_study
 from tests.helpers.entry_points import write_dist_info
 
 EXAMPLE_SRC = Path(__file__).resolve().parents[1] / "examples" / "third-party-plugin" / "src"
@@ -29,7 +29,7 @@ def installed_example(tmp_path, monkeypatch):
 def test_example_plugin_is_listed(installed_example):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([*installed_example, *sys.path]))
     out = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "plugins"], capture_output=True, text=True, env=env, check=True
+        [sys.executable, "-m", "nas_harness.cli", "plugins"], capture_output=True, text=True, env=env, check=True
     ).stdout
     assert "example 0.1.0  (entry point nas_harness_example.plugin)" in out
     assert "proxy: example.op_count" in out

@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.api import ConfigError, HarnessError
-from harness.data import load_dataset
-from harness.groundtruth.benchmark import GroundTruthBenchmark, embedded_table_path
-from harness.groundtruth.build import COLUMNS, build_groundtruth, load_groundtruth_config, read_rows
-from harness.groundtruth.recipe import TrainRecipe
-from harness.registry import get_registry
-from harness.spaces.nb201 import NB201Space
+from nas_harness.api import ConfigError, HarnessError
+from nas_harness.data import load_dataset
+from nas_harness.groundtruth.benchmark import GroundTruthBenchmark, embedded_table_path
+from nas_harness.groundtruth.build import COLUMNS, build_groundtruth, load_groundtruth_config, read_rows
+from nas_harness.groundtruth.recipe import TrainRecipe
+from nas_harness.registry import get_registry
+from nas_harness.spaces.nb201 import NB201Space
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCHS = [
@@ -120,7 +120,7 @@ def test_a_killed_build_resumes_without_duplicates(tmp_path):
     cfg_path = _write_config(tmp_path, epochs=3)
     out = tmp_path / "gt.csv"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    command = [sys.executable, "-m", "harness.cli", "groundtruth", "train", str(cfg_path), "--no-progress"]
+    command = [sys.executable, "-m", "nas_harness.cli", "groundtruth", "train", str(cfg_path), "--no-progress"]
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline and (not out.exists() or out.read_text().count("\n") < 3):
@@ -162,9 +162,9 @@ def test_the_embedded_table_matches_its_config():
 
 
 def test_a_study_on_the_embedded_benchmark_searches_only_where_ground_truth_exists(tmp_path):
-    from harness.config import parse_config
-    from harness.runner import run_study
-    from harness.world import World
+    from nas_harness.config import parse_config
+    from nas_harness.run.world import World
+    from nas_harness.track.publish import run_study
 
     raw = {
         "study": {"name": "embedded", "seeds": [0], "sample_size": 40, "output": str(tmp_path / "run"),

@@ -18,14 +18,18 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness import registry as registry_module
-from harness import runner as runner_module
-from harness.alarms import COST, Spread, Thresholds, history_noise, regression_alarms
-from harness.cli import main
-from harness.compare import compare_runs, format_comparison
-from harness.config import load_config
-from harness.golden import ALARM, NOT_CHECKED, OK, check_golden
-from harness.history import (
+from nas_harness import registry as registry_module
+from nas_harness.cli import main
+from nas_harness.config import load_config
+from nas_harness.golden import ALARM, NOT_CHECKED, OK, check_golden
+from nas_harness.hookspecs import hookimpl
+from nas_harness.measure import measure
+from nas_harness.registry import Registry, get_registry
+from nas_harness.run import runner as runner_module
+from nas_harness.run.world import World
+from nas_harness.track.alarms import COST, Spread, Thresholds, history_noise, regression_alarms
+from nas_harness.track.compare import compare_runs, format_comparison
+from nas_harness.track.history import (
     COLUMNS,
     COLUMNS_V1,
     HistoryError,
@@ -35,13 +39,9 @@ from harness.history import (
     read_history,
     select_group,
 )
-from harness.hookspecs import hookimpl
-from harness.measure import measure
-from harness.nightly import resolve_baseline
-from harness.registry import Registry, get_registry
-from harness.runner import run_study
-from harness.runs import EstimatorResult, RunSummary
-from harness.world import World
+from nas_harness.track.nightly import resolve_baseline
+from nas_harness.track.publish import run_study
+from nas_harness.track.runs import EstimatorResult, RunSummary
 from tests.helpers.entry_points import write_dist_info
 from tests.helpers.studies import TOY_PLUGINS, toy_config
 

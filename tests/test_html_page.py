@@ -21,9 +21,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from harness.cli import main
-from harness.html_page import png_size, render_index, render_study_page
-from harness.leaderboard import format_cell
+from nas_harness.cli import main
+from nas_harness.report.cells import format_cell
+from nas_harness.report.page import png_size, render_index, render_study_page
 from tests.helpers.boards import EVIL_LABEL, publish_toy_board
 
 CHROMIUM_INSTALL = "apt-get update && apt-get install -y chromium"

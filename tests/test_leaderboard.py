@@ -2,7 +2,7 @@ import math
 
 import pandas as pd
 
-from harness.leaderboard import escape_markdown, to_markdown
+from nas_harness.report.leaderboard import escape_markdown, to_markdown
 
 
 def test_markdown_cells_cannot_break_the_table():

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from harness.metrics import (
+from nas_harness.metrics import (
     bootstrap_ci,
     clean,
     kendall_tau,

@@ -12,17 +12,17 @@ import pytest
 import torch
 from scipy.stats import chisquare
 
-from harness.api import ArchitectureError, ConfigError, Context, Direction, Estimator
-from harness.cli import main
-from harness.config import parse_config
-from harness.costs import count_flops
-from harness.runner import run_study
-from harness.spaces.masked import MaskedNetwork
-from harness.spaces.masks import is_single_path, single_path_mask
-from harness.spaces.multipath import MultiPathSpace
-from harness.spaces.nb201 import OPS, NB201Space
-from harness.store import Store
-from harness.supernets.calibration import batchnorms, recalibrate_bn
+from nas_harness.api import ArchitectureError, ConfigError, Context, Direction, Estimator
+from nas_harness.cli import main
+from nas_harness.config import parse_config
+from nas_harness.costs import count_flops
+from nas_harness.run.store import Store
+from nas_harness.spaces.masked import MaskedNetwork
+from nas_harness.spaces.masks import is_single_path, single_path_mask
+from nas_harness.spaces.multipath import MultiPathSpace
+from nas_harness.spaces.nb201 import OPS, NB201Space
+from nas_harness.supernets.calibration import batchnorms, recalibrate_bn
+from nas_harness.track.publish import run_study
 from nas_harness_plugins.mixpath.estimator import ESTIMATORS, MixPathNoCalibration, MixPathSupernet
 from nas_harness_plugins.mixpath.nsga2 import MixPathNSGA2
 from nas_harness_plugins.mixpath.pareto import crowding_distance, dominates, non_dominated_sort, select_survivors

@@ -1,7 +1,7 @@
 """NAS-Bench-101 ground truth without TensorFlow: TFRecord framing, the official record layout, the
 conversion into an SQLite store, and the benchmark over stores, TFRecord, JSON and CSV files.
 
-Fixtures are written in code in the exact official layout (harness.benchmarks.nb101_fixtures) and read
+Fixtures are written in code in the exact official layout (nas_harness.benchmarks.nb101_fixtures) and read
 back through the real reader and converter.
 """
 
@@ -19,11 +19,11 @@ from pathlib import Path
 import google_crc32c
 import pytest
 
-from harness.api import BenchmarkError
-from harness.benchmarks import nb101_convert
-from harness.benchmarks import nb101_fixtures as F
-from harness.benchmarks.nb101 import NB101Benchmark, convert_records, detect_format
-from harness.benchmarks.nb101_records import (
+from nas_harness.api import BenchmarkError
+from nas_harness.benchmarks import nb101_convert
+from nas_harness.benchmarks import nb101_fixtures as F
+from nas_harness.benchmarks.nb101 import NB101Benchmark, convert_records, detect_format
+from nas_harness.benchmarks.nb101_records import (
     EvaluationData,
     ModelMetrics,
     NB101Record,
@@ -35,9 +35,9 @@ from harness.benchmarks.nb101_records import (
     encode_model_metrics,
     encode_record,
 )
-from harness.benchmarks.tfrecord import frame, iter_records, masked_crc, write_records
-from harness.cli import main
-from harness.spaces import nb101 as S
+from nas_harness.benchmarks.tfrecord import frame, iter_records, masked_crc, write_records
+from nas_harness.cli import main
+from nas_harness.spaces import nb101 as S
 
 CELLS = [S.make_cell(m, o) for m, o in F.FIXTURE_CELLS]
 #: a valid cell that is not among the fixtures
@@ -360,7 +360,7 @@ def test_tfrecord_without_a_store_can_be_refused(
     source.write_bytes(tfrecord.read_bytes())
     with pytest.raises(BenchmarkError, match=r"needs converting first.*nas-harness data convert nb101 .*nasbench_full"):
         NB101Benchmark(source, convert=False)
-    monkeypatch.setattr("harness.benchmarks.nb101.os.access", lambda path, mode: False)
+    monkeypatch.setattr("nas_harness.benchmarks.nb101.os.access", lambda path, mode: False)
     with pytest.raises(BenchmarkError, match=r"cannot write the converted store nasbench_full.sqlite.*not writable"):
         NB101Benchmark(source)
     assert not (tmp_path / "nasbench_full.sqlite").exists()
@@ -663,7 +663,7 @@ def test_bad_csv_tables_name_file_and_line(tmp_path: Path, text: str, message: s
 
 # -- registry and CLI ------------------------------------------------------------------------------
 def test_registered_benchmark_and_space(store: Path) -> None:
-    from harness.registry import get_registry
+    from nas_harness.registry import get_registry
 
     registry = get_registry()
     bench = registry.create("benchmark", "nb101", path=str(store))
@@ -689,7 +689,7 @@ def test_cli_convert(tfrecord: Path, tmp_path: Path, capsys: pytest.CaptureFixtu
 
 
 def test_official_checksums_are_recognised() -> None:
-    from harness.benchmarks.nb101_convert import official_name
+    from nas_harness.benchmarks.nb101_convert import official_name
 
     assert (
         official_name("4c39c3936e36a85269881d659e44e61a245babcb72cb374eacacf75d0e5f4fd1") == "nasbench_only108.tfrecord"

@@ -9,13 +9,13 @@ from collections import Counter
 import pytest
 import torch
 
-from harness.api import ArchitectureError, Context
-from harness.registry import get_registry
-from harness.spaces.masked import MaskedNetwork
-from harness.spaces.masks import single_path_mask
-from harness.spaces.nb101 import INPUT, OPS, OUTPUT, make_cell, module_hash
-from harness.spaces.nb101_net import build_network, trainable_parameters
-from harness.spaces.nb101_s4 import FUSION_OP, SLOT_OPTIONS, SLOTS, S4Space, to_nb101
+from nas_harness.api import ArchitectureError, Context
+from nas_harness.registry import get_registry
+from nas_harness.spaces.masked import MaskedNetwork
+from nas_harness.spaces.masks import single_path_mask
+from nas_harness.spaces.nb101 import INPUT, OPS, OUTPUT, make_cell, module_hash
+from nas_harness.spaces.nb101_net import build_network, trainable_parameters
+from nas_harness.spaces.nb101_s4 import FUSION_OP, SLOT_OPTIONS, SLOTS, S4Space, to_nb101
 from nas_harness_plugins.mixpath.estimator import MixPathSupernet, MixPathVanilla
 from nas_harness_plugins.mixpath.shadow_bn import variant_network
 from nas_harness_plugins.spos.estimator import SPOSSupernet
@@ -176,15 +176,15 @@ def s4_graphs():
 
 @pytest.fixture
 def s4_records(tmp_path):
-    from harness.benchmarks.nb101_fixtures import fixture_records, write_nb101_tfrecord
+    from nas_harness.benchmarks.nb101_fixtures import fixture_records, write_nb101_tfrecord
 
     graphs = s4_graphs()
     return write_nb101_tfrecord(tmp_path / "s4.tfrecord", fixture_records(graphs, epochs=(108,))), graphs
 
 
 def test_s4_benchmark_answers_with_the_nb101_record_of_each_cell(s4_records):
-    from harness.benchmarks.nb101_fixtures import fixture_run
-    from harness.benchmarks.nb101_s4 import NB101S4Benchmark
+    from nas_harness.benchmarks.nb101_fixtures import fixture_run
+    from nas_harness.benchmarks.nb101_s4 import NB101S4Benchmark
 
     path, graphs = s4_records
     bench = NB101S4Benchmark(path=path, progress=False)
@@ -197,9 +197,9 @@ def test_s4_benchmark_answers_with_the_nb101_record_of_each_cell(s4_records):
 
 
 def test_s4_benchmark_refuses_a_table_without_s4_cells(tmp_path):
-    from harness.api import BenchmarkError
-    from harness.benchmarks.nb101_fixtures import fixture_records, write_nb101_tfrecord
-    from harness.benchmarks.nb101_s4 import NB101S4Benchmark
+    from nas_harness.api import BenchmarkError
+    from nas_harness.benchmarks.nb101_fixtures import fixture_records, write_nb101_tfrecord
+    from nas_harness.benchmarks.nb101_s4 import NB101S4Benchmark
 
     path = write_nb101_tfrecord(tmp_path / "other.tfrecord", fixture_records(epochs=(108,)))
     with pytest.raises(BenchmarkError, match="none of the 34"):
@@ -207,8 +207,8 @@ def test_s4_benchmark_refuses_a_table_without_s4_cells(tmp_path):
 
 
 def test_a_study_on_s4_runs_spos_and_mixpath_through_the_runner(s4_records, tmp_path):
-    from harness.config import parse_config
-    from harness.runner import run_study
+    from nas_harness.config import parse_config
+    from nas_harness.track.publish import run_study
 
     path, _ = s4_records
     raw = {
@@ -229,7 +229,7 @@ def test_a_study_on_s4_runs_spos_and_mixpath_through_the_runner(s4_records, tmp_
 
 
 def test_supernets_on_the_full_nb101_space_point_to_s4():
-    from harness.spaces.nb101 import NB101Space
+    from nas_harness.spaces.nb101 import NB101Space
 
     with pytest.raises(NotImplementedError, match=r"nb101\.s4"):
         SPOSSupernet(preset="cpu-small").prepare(Context(space=NB101Space(), seed=0, data=tiny_provider()))

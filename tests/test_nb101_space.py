@@ -22,9 +22,9 @@ import torch
 from nasbench_pytorch.model import Network
 from nasbench_pytorch.model.graph_util import hash_module
 
-from harness.api import ArchitectureError
-from harness.registry import get_registry
-from harness.spaces.nb101 import (
+from nas_harness.api import ArchitectureError
+from nas_harness.registry import get_registry
+from nas_harness.spaces.nb101 import (
     INPUT,
     MAX_EDGES,
     OPS,
@@ -39,7 +39,7 @@ from harness.spaces.nb101 import (
     parse,
     to_str,
 )
-from harness.spaces.nb101_net import OFFICIAL_BN_MOMENTUM, build_network, trainable_parameters
+from nas_harness.spaces.nb101_net import OFFICIAL_BN_MOMENTUM, build_network, trainable_parameters
 
 C3, C1, MP = OPS
 OFFICIAL_CELL = (

@@ -1,4 +1,4 @@
-"""The NAS-Bench-201 network (harness.spaces.nb201_net) and its cost counts (harness.costs).
+"""The NAS-Bench-201 network (nas_harness.spaces.nb201_net) and its cost counts (nas_harness.costs).
 
 The reference data folder (../shared/data/nb201) holds accuracies only, no flops/params
 columns, so the official cost figures below are pinned by hand from public copies of
@@ -15,10 +15,10 @@ import pytest
 import torch
 from torch import nn
 
-from harness.api import ArchitectureError
-from harness.costs import count_flops, count_params, flops_millions, params_millions
-from harness.spaces import nb201 as S
-from harness.spaces.nb201_net import NB201Network
+from nas_harness.api import ArchitectureError
+from nas_harness.costs import count_flops, count_params, flops_millions, params_millions
+from nas_harness.spaces import nb201 as S
+from nas_harness.spaces.nb201_net import NB201Network
 
 NONE, SKIP, CONV1, CONV3, POOL = range(5)
 ALL_NONE = (NONE,) * 6
@@ -277,7 +277,7 @@ def test_flop_count_per_op() -> None:
         assert count_flops(NB201Network((op,) * 6, C=C, N=N)) == base
 
 
-# -- harness.costs on plain modules ------------------------------------------------------
+# -- nas_harness.costs on plain modules ------------------------------------------------------
 
 
 def test_count_rules_on_plain_layers() -> None:

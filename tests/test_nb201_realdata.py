@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.benchmarks.table import NB201TableBenchmark
-from harness.spaces import nb201 as S
+from nas_harness.benchmarks.table import NB201TableBenchmark
+from nas_harness.spaces import nb201 as S
 
 pytestmark = pytest.mark.realdata
 

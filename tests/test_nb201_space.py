@@ -7,10 +7,10 @@ import random
 
 import pytest
 
-from harness.api import ArchitectureError
-from harness.registry import get_registry
-from harness.spaces import nb201 as S
-from harness.spaces.nb201 import NB201Space
+from nas_harness.api import ArchitectureError
+from nas_harness.registry import get_registry
+from nas_harness.spaces import nb201 as S
+from nas_harness.spaces.nb201 import NB201Space
 
 # Official index 0 and 1: the first two rows of NAS-Bench-201-v1_0-e61699.pth (also the first two
 # rows of ../shared/data/nb201/nb201_test_accuracy.csv, which tests/test_nb201_realdata.py checks in full).

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.api import ConfigError
-from harness.options import check_int, check_ints
+from nas_harness.api import ConfigError
+from nas_harness.options import check_int, check_ints
 
 
 def test_check_int_accepts_ints_at_or_above_the_minimum():

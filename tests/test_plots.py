@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from harness import plots
-from harness.leaderboard import LeaderboardWarning, score_frame, write_leaderboards
-from harness.store import Store
-from harness.world import World
+from nas_harness.report import plots
+from nas_harness.report.leaderboard import LeaderboardWarning, score_frame, write_leaderboards
+from nas_harness.run.store import Store
+from nas_harness.run.world import World
 from tests.helpers.boards import EVIL_LABEL, publish_toy_board
 from tests.helpers.studies import TOY_PLUGINS
 
@@ -127,7 +127,7 @@ def test_a_failing_plot_keeps_the_tables_and_the_other_plots(tmp_path, monkeypat
 
 def test_missing_matplotlib_keeps_the_tables_and_the_page(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` now raises ImportError
-    monkeypatch.delitem(sys.modules, "harness.plots")  # so that importing it runs (and fails) again
+    monkeypatch.delitem(sys.modules, "nas_harness.report.plots")  # so that importing it runs (and fails) again
     with pytest.warns(LeaderboardWarning, match=r"plots \(all\) not written: ModuleNotFoundError"):
         _, folder = publish_toy_board(tmp_path)
     assert (folder / "estimators.csv").is_file() and (folder / "index.html").is_file()

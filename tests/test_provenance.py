@@ -5,7 +5,7 @@ import subprocess
 
 import torch
 
-from harness.provenance import cpu_model, git_sha, machine, provenance, recorded_cpu
+from nas_harness.provenance import cpu_model, git_sha, machine, provenance, recorded_cpu
 
 
 def _git(repo, *args):

@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 import ray
 
-from harness.api import ConfigError
-from harness.executors import make_executor
-from harness.executors_ray import RayExecutor, gpus_per_task
-from harness.runner import run_study
-from harness.world import World
+from nas_harness.api import ConfigError
+from nas_harness.run.executor_choice import make_executor
+from nas_harness.run.ray_executor import RayExecutor, gpus_per_task
+from nas_harness.run.world import World
+from nas_harness.track.publish import run_study
 from tests.helpers.studies import TOY_PLUGINS, toy_config
 
 KEY = ["estimator", "arch", "seed"]

@@ -4,8 +4,8 @@ import types
 
 import pytest
 
-from harness.hookspecs import hookimpl
-from harness.registry import PluginError, Registry
+from nas_harness.hookspecs import hookimpl
+from nas_harness.registry import PluginError, Registry
 from tests.helpers.entry_points import write_dist_info
 
 
@@ -28,7 +28,7 @@ def _plugin(name, **hooks):
 def test_builtin_plugin_is_found_through_its_entry_point():
     reg = Registry()
     assert "harness" in reg.plugins
-    assert reg.plugins["harness"].source == "entry point harness.builtin"
+    assert reg.plugins["harness"].source == "entry point nas_harness.builtin"
     assert reg.get("search_space", "nb201").plugin == "harness"
     assert "random" in reg.names("searcher")
 
@@ -102,7 +102,7 @@ def test_cli_plugins_lists_versions_registrations_and_failures(site):
 
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), *sys.path]))
     out = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "plugins"], capture_output=True, text=True, env=env, check=True
+        [sys.executable, "-m", "nas_harness.cli", "plugins"], capture_output=True, text=True, env=env, check=True
     ).stdout
     assert "toy 2.0" in out
     assert "proxy: toy.good" in out

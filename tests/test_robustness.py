@@ -16,14 +16,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness import registry
-from harness.cli import main
-from harness.executors import ProcessExecutor
-from harness.hookspecs import hookimpl
-from harness.registry import Registry
-from harness.runner import run_study
-from harness.store import APPLICATION_ID, Store, StoreError
-from harness.world import World
+from nas_harness import registry
+from nas_harness.cli import main
+from nas_harness.hookspecs import hookimpl
+from nas_harness.registry import Registry
+from nas_harness.run.executors import ProcessExecutor
+from nas_harness.run.store import APPLICATION_ID, Store, StoreError
+from nas_harness.run.world import World
+from nas_harness.track.publish import run_study
 from tests.helpers import toy_plugin
 from tests.helpers.entry_points import write_dist_info
 from tests.helpers.faulty_plugin import FAULTY_PLUGINS
@@ -110,7 +110,7 @@ def test_cli_plugins_lists_a_plugin_that_exits_at_import(site):
     (site / "exits_on_import.py").write_text("import sys\nsys.exit(3)\n")
     write_dist_info(site, "exits", "0.1", {"exits": "exits_on_import"})
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), str(REPO)]))
-    done = subprocess.run([sys.executable, "-m", "harness.cli", "plugins"], capture_output=True, text=True, env=env)
+    done = subprocess.run([sys.executable, "-m", "nas_harness.cli", "plugins"], capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
     assert "exits 0.1" in done.stdout and "ERROR: failed to import: SystemExit: 3" in done.stdout
     assert "search_space: nb201" in done.stdout
@@ -152,9 +152,9 @@ def test_a_worker_that_kills_itself_fails_only_its_own_chunk(tmp_path):
 DRIVER = """
 import sys
 from pathlib import Path
-from harness.executors import ProcessExecutor
-from harness.runner import run_study
-from harness.world import World
+from nas_harness.run.executors import ProcessExecutor
+from nas_harness.track.publish import run_study
+from nas_harness.run.world import World
 from tests.helpers.faulty_plugin import FAULTY_PLUGINS
 from tests.helpers import toy_plugin
 from tests.helpers.studies import toy_config
@@ -225,7 +225,7 @@ def test_pool_workers_exit_when_the_driver_is_killed(tmp_path):
 # -- 5. one live run per output -------------------------------------------------------------------------
 HOLDER = """
 import sys
-from harness.store import Store
+from nas_harness.run.store import Store
 store = Store(sys.argv[1], exclusive=True)
 print("locked", flush=True)
 sys.stdin.read()
@@ -315,7 +315,7 @@ def test_the_allow_list_selects_third_party_plugins_and_built_ins_always_load(si
 def test_a_third_party_plugin_cannot_take_a_built_in_name(site, plugin):
     (site / f"{plugin}_thief.py").write_text(
         textwrap.dedent("""
-            from harness.hookspecs import hookimpl
+            from nas_harness.hookspecs import hookimpl
 
             @hookimpl
             def nas_harness_register_proxies(register):

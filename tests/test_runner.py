@@ -10,10 +10,10 @@ import time
 import pandas as pd
 import pytest
 
-from harness.executors import ProcessExecutor
-from harness.runner import resume_study, run_study
-from harness.store import Store
-from harness.world import World
+from nas_harness.run.executors import ProcessExecutor
+from nas_harness.run.store import Store
+from nas_harness.run.world import World
+from nas_harness.track.publish import resume_study, run_study
 from tests.helpers.studies import TOY_PLUGINS, toy_config
 from tests.helpers.toy_plugin import toy_accuracy
 
@@ -168,8 +168,8 @@ def test_process_pool_executor_gives_the_same_scores(tmp_path):
 
 KILL_SCRIPT = """
 import sys
-from harness.runner import run_study
-from harness.world import World
+from nas_harness.track.publish import run_study
+from nas_harness.run.world import World
 from tests.helpers.studies import TOY_PLUGINS, toy_config
 from pathlib import Path
 cfg = toy_config(Path(sys.argv[1]), [{"name": "toy.slow", "options": {"delay": 0.02}}, {"name": "toy.good"}],

@@ -10,14 +10,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness.api import ConfigError
-from harness.cli import main
-from harness.leaderboard import write_leaderboards
-from harness.merge import MergeError, merge_shards
-from harness.runner import resume_study, run_study
-from harness.shards import ShardSpec
-from harness.store import Store
-from harness.world import World
+from nas_harness.api import ConfigError
+from nas_harness.cli import main
+from nas_harness.report.leaderboard import write_leaderboards
+from nas_harness.run.merge import MergeError
+from nas_harness.run.shards import ShardSpec
+from nas_harness.run.store import Store
+from nas_harness.run.world import World
+from nas_harness.track.publish import merge_study, resume_study, run_study
 from tests.helpers.studies import TOY_PLUGINS, toy_config
 
 KEY = ["estimator", "arch", "seed"]
@@ -40,7 +40,7 @@ def run_shard(cfg, spec: str):
 
 
 def merge(cfg, stores=None):
-    return merge_shards(cfg.output, stores, plugin_modules=TOY_PLUGINS, plots=False)
+    return merge_study(cfg.output, stores, plugin_modules=TOY_PLUGINS, plots=False)
 
 
 def table(cfg, name: str) -> pd.DataFrame:
@@ -116,11 +116,11 @@ def test_a_missing_shard_is_reported(sharded, tmp_path):
     for i in (0, 2):
         shutil.copytree(Path(cfg.output) / f"shard-{i}-of-3", partial / f"shard-{i}-of-3")
     with pytest.raises(MergeError, match=r"shard\(s\) 1/3 missing: 2 of 3 shard stores given") as err:
-        merge_shards(partial, plugin_modules=TOY_PLUGINS, plots=False)
+        merge_study(partial, plugin_modules=TOY_PLUGINS, plots=False)
     assert "--shard 1/3" in str(err.value)
     assert not (partial / "results.sqlite").exists()
     with pytest.raises(MergeError, match="no shard stores under"):
-        merge_shards(tmp_path / "empty", plugin_modules=TOY_PLUGINS)
+        merge_study(tmp_path / "empty", plugin_modules=TOY_PLUGINS)
 
 
 def test_the_same_shard_twice_and_an_unfinished_shard_are_refused(sharded, tmp_path):
@@ -134,7 +134,7 @@ def test_the_same_shard_twice_and_an_unfinished_shard_are_refused(sharded, tmp_p
     with sqlite3.connect(copies / "shard-2-of-3" / "results.sqlite") as conn:
         conn.execute("UPDATE runs SET status = 'running'")
     with pytest.raises(MergeError, match=r"shard 2/3 \(.*\) did not finish \(its last run: running\)"):
-        merge_shards(copies, plugin_modules=TOY_PLUGINS, plots=False)
+        merge_study(copies, plugin_modules=TOY_PLUGINS, plots=False)
 
 
 def test_a_partial_merge_publishes_what_unfinished_shards_hold_and_says_so(sharded, tmp_path):
@@ -147,7 +147,7 @@ def test_a_partial_merge_publishes_what_unfinished_shards_hold_and_says_so(shard
         conn.execute("UPDATE runs SET status = 'running'")
         lost = conn.execute("SELECT COUNT(*) FROM results WHERE rowid % 2 = 0").fetchone()[0]
         conn.execute("DELETE FROM results WHERE rowid % 2 = 0")
-    outcome = merge_shards(copies, plugin_modules=TOY_PLUGINS, write_leaderboard=False, partial=True)
+    outcome = merge_study(copies, plugin_modules=TOY_PLUGINS, write_leaderboard=False, partial=True)
     store_rows = results(outcome.store_path)
     assert lost > 0 and len(store_rows) == shard_rows - lost
     with sqlite3.connect(outcome.store_path) as conn:
@@ -162,7 +162,7 @@ def test_merge_never_overwrites_an_unsharded_store(sharded):
     whole, cfg, _ = sharded
     stores = [str(Path(cfg.output) / f"shard-{i}-of-3" / "results.sqlite") for i in range(3)]
     with pytest.raises(MergeError, match="already holds an unsharded run's results"):
-        merge_shards(whole.output, stores, plugin_modules=TOY_PLUGINS, plots=False)
+        merge_study(whole.output, stores, plugin_modules=TOY_PLUGINS, plots=False)
     assert len(results(whole.store_path)) == 320
 
 

@@ -10,15 +10,15 @@ import pytest
 import torch
 from scipy.stats import chisquare
 
-from harness.api import ConfigError, Context, Direction, Estimator, HarnessError
-from harness.costs import params_millions
-from harness.data import BatchProvider
-from harness.registry import get_registry
-from harness.spaces.masks import single_path_mask
-from harness.spaces.nb201 import OPS, NB201Space
-from harness.supernets.calibration import accuracy, batchnorms, recalibrate_bn
-from harness.supernets.estimator import CHECKPOINT
-from harness.supernets.training import TrainSettings, make_optimizer, train_step, train_supernet
+from nas_harness.api import ConfigError, Context, Direction, Estimator, HarnessError
+from nas_harness.costs import params_millions
+from nas_harness.data import BatchProvider
+from nas_harness.registry import get_registry
+from nas_harness.spaces.masks import single_path_mask
+from nas_harness.spaces.nb201 import OPS, NB201Space
+from nas_harness.supernets.calibration import accuracy, batchnorms, recalibrate_bn
+from nas_harness.supernets.estimator import CHECKPOINT
+from nas_harness.supernets.training import TrainSettings, make_optimizer, train_step, train_supernet
 from nas_harness_plugins.spos.estimator import SPOSSupernet
 from nas_harness_plugins.spos.evolution import SPOSEvolution
 from nas_harness_plugins.spos.sampling import step_choices, uniform_choices
@@ -281,7 +281,7 @@ def test_estimator_trains_once_scores_from_inherited_weights_and_reloads(tmp_pat
     assert all(0.0 <= s <= 100.0 for s in scores)
     assert [est.score(a, ctx) for a in archs] == scores  # recalibration makes a score independent of order
     # a second process loads the finished supernet instead of training
-    import harness.supernets.training as training
+    import nas_harness.supernets.training as training
 
     monkeypatch.setattr(training, "train_step", lambda *a, **k: pytest.fail("retrained a finished supernet"))
     again = SPOSSupernet(preset="cpu-small", **TINY)

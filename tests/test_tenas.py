@@ -15,12 +15,12 @@ import pytest
 import torch
 from torch import nn
 
-from harness.api import ConfigError, Context, Direction, HarnessError
-from harness.data import BatchProvider
-from harness.registry import get_registry
-from harness.spaces.nb201 import NB201Space
-from harness.spaces.nb201_net import NB201Network
-from harness.spaces.nb201_supernet import NB201Supernet, arch_mask, full_mask, mask_to_arch, remove_op
+from nas_harness.api import ConfigError, Context, Direction, HarnessError
+from nas_harness.data import BatchProvider
+from nas_harness.registry import get_registry
+from nas_harness.spaces.nb201 import NB201Space
+from nas_harness.spaces.nb201_net import NB201Network
+from nas_harness.spaces.nb201_supernet import NB201Supernet, arch_mask, full_mask, mask_to_arch, remove_op
 from nas_harness_plugins.tenas.common import dense_ranks, round_sig
 from nas_harness_plugins.tenas.linear_regions import (
     activation_patterns,

@@ -15,16 +15,16 @@ import pandas as pd
 import pytest
 import torch
 
-from harness.api import BenchmarkError
-from harness.benchmarks import nb201_fixtures as F
-from harness.benchmarks.nb101 import NB101Benchmark, convert_records
-from harness.benchmarks.nb101_fixtures import fixture_records, write_nb101_tfrecord
-from harness.benchmarks.nb201 import NB201Benchmark, NB201Results
-from harness.cli import main
-from harness.html_page import render_study_page
-from harness.leaderboard import escape_markdown, to_markdown
-from harness.registry import get_registry
-from harness.spaces import nb201 as S
+from nas_harness.api import BenchmarkError
+from nas_harness.benchmarks import nb201_fixtures as F
+from nas_harness.benchmarks.nb101 import NB101Benchmark, convert_records
+from nas_harness.benchmarks.nb101_fixtures import fixture_records, write_nb101_tfrecord
+from nas_harness.benchmarks.nb201 import NB201Benchmark, NB201Results
+from nas_harness.cli import main
+from nas_harness.registry import get_registry
+from nas_harness.report.leaderboard import escape_markdown, to_markdown
+from nas_harness.report.page import render_study_page
+from nas_harness.spaces import nb201 as S
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = '<img src=x onerror="alert(1)">'

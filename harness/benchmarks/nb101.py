@@ -2,7 +2,7 @@
 
 :class:`NB101Benchmark` reads any of:
 
-* a converted store (``.sqlite``/``.db``, :mod:`harness.benchmarks.nb101_store`), written by
+* a converted store (``.sqlite``/``.db``, :mod:`nas_harness.benchmarks.nb101_store`), written by
   :func:`convert_records` / ``nas-harness data convert nb101 FILE`` from an official file;
 * an official TFRecord file (``nasbench_full.tfrecord``: 4, 12, 36, 108 epochs;
   ``nasbench_only108.tfrecord``): converted on first use into a store beside it
@@ -11,7 +11,7 @@
   the source's size and modification time match the ones recorded in the store. With
   ``convert=False``, or when that folder is not writable, it is refused with the command to run;
 * a reference JSON table (``nb101_cifar10_500.json``: validation accuracy at 108 epochs) or a CSV
-  table (:mod:`harness.benchmarks.nb101_tables` documents both layouts).
+  table (:mod:`nas_harness.benchmarks.nb101_tables` documents both layouts).
 
 Cells are looked up by the official module hash, so every labelling of a graph finds its record.
 Accuracies are percent (the official fractions x 100), averaged over the training repeats (three
@@ -36,9 +36,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from harness.api import Arch, ArchitectureError, Benchmark, BenchmarkError
-from harness.benchmarks.nb101_convert import ConversionSummary, convert_records, default_store_path
-from harness.benchmarks.nb101_store import (
+from nas_harness.api import Arch, ArchitectureError, Benchmark, BenchmarkError
+from nas_harness.benchmarks import nb101_tables
+from nas_harness.benchmarks.nb101_convert import ConversionSummary, convert_records, default_store_path
+from nas_harness.benchmarks.nb101_store import (
     RUN_COLUMNS,
     SPLITS,
     SQLITE_MAGIC,
@@ -46,7 +47,9 @@ from harness.benchmarks.nb101_store import (
     open_store,
     parse_available,
 )
-from harness.benchmarks.tfrecord import looks_like_tfrecord
+from nas_harness.benchmarks.tfrecord import looks_like_tfrecord
+from nas_harness.metrics import kendall_tau
+from nas_harness.spaces import nb101
 
 __all__ = ["FORMATS", "ConversionSummary", "NB101Benchmark", "convert_records", "detect_format"]
 
@@ -139,7 +142,6 @@ class NB101Benchmark(Benchmark):
         convert: bool = True,
         progress: bool = True,
     ) -> None:
-        from harness.benchmarks import nb101_tables
 
         self.path = Path(path)
         self.format = detect_format(self.path)
@@ -201,7 +203,6 @@ class NB101Benchmark(Benchmark):
         return name, epochs
 
     def _hash(self, arch: Arch) -> str:
-        from harness.spaces import nb101
 
         try:
             cell = nb101.parse(arch) if isinstance(arch, str) else arch
@@ -212,7 +213,6 @@ class NB101Benchmark(Benchmark):
             raise BenchmarkError(f"{arch!r} is not a NAS-Bench-101 architecture: {exc}") from exc
 
     def _describe(self, arch: Arch) -> str:
-        from harness.spaces import nb101
 
         return nb101.to_str(arch) if isinstance(arch, nb101.Cell) else repr(arch)
 
@@ -233,7 +233,6 @@ class NB101Benchmark(Benchmark):
 
     @staticmethod
     def _cell(adjacency: str, ops: str) -> Any:
-        from harness.spaces import nb101
 
         return nb101.canonical(nb101.cell_from_flat(adjacency, ops))
 
@@ -334,8 +333,6 @@ class NB101Benchmark(Benchmark):
         import itertools
 
         import numpy as np
-
-        from harness.metrics import kendall_tau
 
         columns = self.available[self.default_epochs]
         col = next((column(s) for s in ("test", "valid") if column(s) in columns), None)

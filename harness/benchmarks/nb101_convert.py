@@ -2,15 +2,15 @@
 
 :func:`convert_records` reads ``nasbench_full.tfrecord`` (records for 4, 12, 36 and 108 epochs) or
 ``nasbench_only108.tfrecord`` once, as a stream: TFRecord framing with both CRCs checked
-(:mod:`harness.benchmarks.tfrecord`), each record decoded as the official API does
-(:mod:`harness.benchmarks.nb101_records`: final metrics from ``evaluation_data[2]``, halfway from
+(:mod:`nas_harness.benchmarks.tfrecord`), each record decoded as the official API does
+(:mod:`nas_harness.benchmarks.nb101_records`: final metrics from ``evaluation_data[2]``, halfway from
 ``[1]``), accuracies turned into percent and ``trainable_parameters`` into millions, and the
-record's stated ``module_hash`` checked against :func:`harness.spaces.nb101.module_hash` of its cell.
+record's stated ``module_hash`` checked against :func:`nas_harness.spaces.nb101.module_hash` of its cell.
 The source's SHA-256 is computed from the same bytes as they are read. Rows go to the store in
 batches, so memory stays flat (tens of MB) for the 2 GB full file.
 
 The store is written to a temporary file beside the target and renamed at the end
-(:func:`harness.atomic.atomic_path`): an interrupted or failed conversion leaves no temporary file
+(:func:`nas_harness.atomic.atomic_path`): an interrupted or failed conversion leaves no temporary file
 behind and an existing store as it was. A file that yields no record is an error, never an empty store.
 
 Example::
@@ -31,11 +31,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.api import ArchitectureError, BenchmarkError
-from harness.atomic import atomic_path
-from harness.benchmarks.nb101_records import FINAL, HALFWAY, NB101Record, RecordFormatError, decode_record
-from harness.benchmarks.nb101_store import StoreBuilder, new_connection
-from harness.benchmarks.tfrecord import iter_records
+from nas_harness import __version__
+from nas_harness.api import ArchitectureError, BenchmarkError
+from nas_harness.atomic import atomic_path
+from nas_harness.benchmarks.nb101_records import FINAL, HALFWAY, NB101Record, RecordFormatError, decode_record
+from nas_harness.benchmarks.nb101_store import StoreBuilder, new_connection
+from nas_harness.benchmarks.tfrecord import iter_records
+from nas_harness.spaces.nb101 import cell_from_flat, module_hash
 
 MISMATCH_POLICIES = ("raise", "skip")
 
@@ -99,7 +101,7 @@ def _percent(value: float | None, what: str) -> float | None:
 
 
 def _run_values(record: NB101Record) -> tuple[float | None, ...]:
-    """The runs columns (:data:`~harness.benchmarks.nb101_store.RUN_COLUMNS`) of one record."""
+    """The runs columns (:data:`~nas_harness.benchmarks.nb101_store.RUN_COLUMNS`) of one record."""
     evaluations = record.metrics.evaluation_data
     if len(evaluations) <= FINAL:
         raise RecordFormatError(
@@ -149,9 +151,6 @@ def convert_records(
         batch_size: runs inserted per batch.
     """
     from tqdm import tqdm
-
-    from harness import __version__
-    from harness.spaces.nb101 import cell_from_flat, module_hash
 
     if on_mismatch not in MISMATCH_POLICIES:
         raise ValueError(f"on_mismatch={on_mismatch!r}; accepted: {', '.join(MISMATCH_POLICIES)}")

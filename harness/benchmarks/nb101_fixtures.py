@@ -15,8 +15,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.benchmarks.nb101_records import EvaluationData, ModelMetrics, NB101Record, encode_record
-from harness.benchmarks.tfrecord import write_records
+from nas_harness.benchmarks.nb101_records import EvaluationData, ModelMetrics, NB101Record, encode_record
+from nas_harness.benchmarks.tfrecord import write_records
+from nas_harness.spaces.nb101 import NB101Space, make_cell, module_hash
 
 FULL_EPOCHS: tuple[int, ...] = (4, 12, 36, 108)
 REPEATS = 3
@@ -97,7 +98,6 @@ def fixture_records(
 ) -> Iterator[NB101Record]:
     """Records of ``cells`` (as (matrix, ops); pruned as the official records are) for every epoch
     budget and repeat, cells interleaved the way a merged file might hold them."""
-    from harness.spaces.nb101 import make_cell, module_hash
 
     pruned = [make_cell(matrix, ops) for matrix, ops in cells]
     for e in epochs:
@@ -115,7 +115,6 @@ def write_nb101_tfrecord(path: str | os.PathLike[str], records: Iterable[NB101Re
 
 def random_records(n: int, seed: int = 0, repeats: int = REPEATS, epochs: int = 108) -> Iterator[NB101Record]:
     """``n`` records of valid random cells (``repeats`` runs per cell), random metrics."""
-    from harness.spaces.nb101 import NB101Space, module_hash
 
     rng = random.Random(seed)
     space = NB101Space()

@@ -1,5 +1,5 @@
-"""Ground truth for MixPath's S4 (:mod:`harness.spaces.nb101_s4`): each architecture's NB101 cell,
-looked up in a NAS-Bench-101 benchmark (any file :class:`~harness.benchmarks.nb101.NB101Benchmark`
+"""Ground truth for MixPath's S4 (:mod:`nas_harness.spaces.nb101_s4`): each architecture's NB101 cell,
+looked up in a NAS-Bench-101 benchmark (any file :class:`~nas_harness.benchmarks.nb101.NB101Benchmark`
 reads). Only the official files hold every S4 cell; a sampled table covers the few it contains."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from harness.api import Benchmark, BenchmarkError
-from harness.benchmarks.nb101 import NB101Benchmark
-from harness.spaces.nb101_s4 import S4Space, to_nb101
+from nas_harness.api import Benchmark, BenchmarkError
+from nas_harness.benchmarks.nb101 import NB101Benchmark
+from nas_harness.spaces.nb101_s4 import S4Space, to_nb101
 
 
 class NB101S4Benchmark(Benchmark):

@@ -16,7 +16,7 @@ Layout (``FORMAT_NAME`` version ``FORMAT_VERSION``)::
 run of a cell, as the official API keeps the first record's ``trainable_parameters``.
 
 :class:`StoreBuilder` fills these tables in batches (memory stays flat whatever the source size) for
-:func:`harness.benchmarks.nb101.convert_records` and for the JSON/CSV loaders, which build the same
+:func:`nas_harness.benchmarks.nb101.convert_records` and for the JSON/CSV loaders, which build the same
 tables in memory.
 """
 
@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.api import BenchmarkError
+from nas_harness.api import BenchmarkError
 
 FORMAT_NAME = "nas-harness-nb101"
 FORMAT_VERSION = 1

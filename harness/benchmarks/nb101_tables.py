@@ -1,7 +1,7 @@
 """NAS-Bench-101 ground truth from plain files (JSON, CSV), loaded into an in-memory store.
 
-Both build the tables of :mod:`harness.benchmarks.nb101_store` in an in-memory SQLite database,
-keyed by the official module hash, so :class:`~harness.benchmarks.nb101.NB101Benchmark` answers
+Both build the tables of :mod:`nas_harness.benchmarks.nb101_store` in an in-memory SQLite database,
+keyed by the official module hash, so :class:`~nas_harness.benchmarks.nb101.NB101Benchmark` answers
 the same way whatever the source. Entries of isomorphic cells (same hash) are runs of one cell:
 accuracies are averaged over them, cell columns (params, flops) come from the first.
 
@@ -39,8 +39,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from harness.api import ArchitectureError, BenchmarkError
-from harness.benchmarks.nb101_store import RUN_COLUMNS, StoreBuilder, new_connection
+from nas_harness.api import ArchitectureError, BenchmarkError
+from nas_harness.benchmarks.nb101_store import RUN_COLUMNS, StoreBuilder, new_connection
+from nas_harness.spaces.nb101 import cell_from_flat, cell_from_key, module_hash
 
 JSON_EPOCHS = 108
 JSON_LAYOUT = (
@@ -71,7 +72,6 @@ def _number(value: Any, low: float | None = None, high: float | None = None) -> 
 
 
 def _add(builder: StoreBuilder, cell: Any, params: float | None, flops: float | None) -> int:
-    from harness.spaces.nb101 import module_hash
 
     digest = module_hash(cell)
     known = builder.lookup(digest)
@@ -87,7 +87,6 @@ def _values(**given: float | None) -> tuple[float | None, ...]:
 
 def load_json(path: str | Path, dataset: str = "cifar10") -> tuple[sqlite3.Connection, dict[str, str]]:
     """An in-memory store of a reference JSON table; errors name the file, the key and the value."""
-    from harness.spaces.nb101 import cell_from_key
 
     path = Path(path)
     try:
@@ -149,7 +148,6 @@ def load_json(path: str | Path, dataset: str = "cifar10") -> tuple[sqlite3.Conne
 
 
 def _csv_cell(row: Mapping[str, str | None], header: list[str], where: str) -> Any:
-    from harness.spaces.nb101 import cell_from_flat, cell_from_key, module_hash
 
     try:
         if "adjacency" in header and "ops" in header:

@@ -13,7 +13,7 @@ Three official formats are read through the official packages:
   ``nats_bench``'s own ``reload`` does.
 
 Every file is unpickled by the harness, never by the official packages, under one rule
-(:mod:`harness.benchmarks.pickles`): an allow-list of globals (ordered dicts, tensors, numpy
+(:mod:`nas_harness.benchmarks.pickles`): an allow-list of globals (ordered dicts, tensors, numpy
 scalars) unless ``trust_pickle=True``. Which reader runs follows the file's content, not its name.
 Before a record reaches an official class, its layout is checked (a schedule's record must be a
 dict: the official ``create_from_state_dict`` would load a *string* as another file's path).
@@ -62,9 +62,9 @@ from typing import Any
 
 import numpy as np
 
-from harness.api import Arch, ArchitectureError, Benchmark, BenchmarkError
-from harness.benchmarks.pickles import load_bz2_pickle, load_torch_file
-from harness.spaces import nb201 as nb201_space
+from nas_harness.api import Arch, ArchitectureError, Benchmark, BenchmarkError
+from nas_harness.benchmarks.pickles import load_bz2_pickle, load_torch_file
+from nas_harness.spaces import nb201 as nb201_space
 
 DATASETS: tuple[str, ...] = ("cifar10", "cifar10-valid", "cifar100", "ImageNet16-120")
 SPLITS: tuple[str, ...] = ("valid", "test")
@@ -125,7 +125,7 @@ def detect_format(path: str | os.PathLike[str]) -> str:
         return "nb201-pth"
     hint = ""
     if path.suffix.lower() in (".csv", ".tsv", ".parquet", ".pq", ".gz"):
-        hint = " (for a table use harness.benchmarks.table.NB201TableBenchmark)"
+        hint = " (for a table use nas_harness.benchmarks.table.NB201TableBenchmark)"
     raise BenchmarkError(f"{path}: not a recognised benchmark file (starts with {head!r}){hint}; {_expected()}")
 
 

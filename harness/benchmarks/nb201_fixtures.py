@@ -35,7 +35,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.spaces import nb201 as nb201_space
+from nas_harness.spaces import nb201 as nb201_space
 
 NB201_V10_NAME = "NAS-Bench-201-v1_0-e61699.pth"
 NB201_V11_NAME = "NAS-Bench-201-v1_1-096897.pth"

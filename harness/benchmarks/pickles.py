@@ -31,7 +31,7 @@ import types
 from pathlib import Path
 from typing import Any
 
-from harness.api import BenchmarkError
+from nas_harness.api import BenchmarkError
 
 #: globals an untrusted benchmark file may name (those torch's weights-only loader allows for these files):
 #: ordered dicts, tensors (the v1.0 archive keeps trained weights), numpy scalars and dtypes

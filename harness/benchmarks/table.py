@@ -26,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from harness.api import Arch, ArchitectureError, Benchmark, BenchmarkError
+from nas_harness.api import Arch, ArchitectureError, Benchmark, BenchmarkError
+from nas_harness.spaces import nb201
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
@@ -135,7 +136,7 @@ def _read_columns(path: Path, schema: TableSchema, dataset: str) -> Any:
 
 
 class TableBenchmark(Benchmark):
-    """A :class:`~harness.api.Benchmark` read from a table (see the module docstring).
+    """A :class:`~nas_harness.api.Benchmark` read from a table (see the module docstring).
 
     Args:
         path: CSV or Parquet file.
@@ -461,7 +462,6 @@ class NB201TableBenchmark(TableBenchmark):
         schema: TableSchema = NB201_TABLE_SCHEMA,
         name: str | None = None,
     ) -> None:
-        from harness.spaces import nb201
 
         super().__init__(
             path,
@@ -476,7 +476,6 @@ class NB201TableBenchmark(TableBenchmark):
         )
 
     def _arch_text(self, arch: Arch) -> str:
-        from harness.spaces import nb201
 
         try:
             return f"{nb201.to_str(arch)} {tuple(arch)!r}"  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ where ``masked_crc(b) = ((c >> 15) | (c << 17)) + 0xa282ead8 (mod 2**32)`` with 
 (Castagnoli) of ``b``. The CRC comes from ``google-crc32c`` (C implementation).
 
 :func:`iter_records` streams ``(offset, data)`` pairs; a bad length CRC, a bad data CRC or a file that
-ends inside a record raises :class:`~harness.api.BenchmarkError` naming the file, the byte offset at
+ends inside a record raises :class:`~nas_harness.api.BenchmarkError` naming the file, the byte offset at
 which the record starts and the check that failed. :func:`write_records` writes the same framing (for
 fixtures and benchmarks).
 """
@@ -26,7 +26,7 @@ from typing import BinaryIO
 
 import google_crc32c
 
-from harness.api import BenchmarkError
+from nas_harness.api import BenchmarkError
 
 _HEADER = struct.Struct("<QI")  # length, masked crc of the 8 length bytes
 _CRC = struct.Struct("<I")

@@ -2,14 +2,14 @@
 
 Example::
 
-    from harness.data import BatchProvider, load_dataset
+    from nas_harness.data import BatchProvider, load_dataset
 
     data = BatchProvider(load_dataset("cifar10", limit_per_class=500), seed=0)
     x, y = data.train_batch(0, 64)
 """
 
-from harness.data.batches import BatchProvider, derive_seed, random_crop_flip
-from harness.data.images import (
+from nas_harness.data.batches import BatchProvider, random_crop_flip
+from nas_harness.data.images import (
     CIFAR10_CLASSES,
     NB201_NORMALIZATION,
     DataError,
@@ -18,10 +18,10 @@ from harness.data.images import (
     data_dirs,
     default_cache_dir,
     load_cifar_batches,
-    load_dataset,
     load_image_folder,
     load_image_tar,
 )
+from nas_harness.data.loading import load_dataset
 
 __all__ = [
     "CIFAR10_CLASSES",
@@ -32,7 +32,6 @@ __all__ = [
     "candidate_paths",
     "data_dirs",
     "default_cache_dir",
-    "derive_seed",
     "load_cifar_batches",
     "load_dataset",
     "load_image_folder",

@@ -1,6 +1,6 @@
 """Deterministic batches that every estimator of a study shares.
 
-:class:`BatchProvider` turns an :class:`~harness.data.images.ImageDataset`
+:class:`BatchProvider` turns an :class:`~nas_harness.data.images.ImageDataset`
 into normalised float batches. Everything it returns is a pure function of
 ``(seed, what was asked)``: ``train_batch(i, B)`` is the same whatever was
 asked before, in whichever process, and after a pickle round trip.
@@ -26,12 +26,12 @@ Preprocessing (NAS-Bench-201)
     and random horizontal flip, done on uint8 tensors with a
     :class:`torch.Generator` seeded from ``(seed, batch)``; then
     ``(x / 255 - mean) / std`` with the official per-data-set constants
-    (:data:`~harness.data.images.NB201_NORMALIZATION`), or the train split's
+    (:data:`~nas_harness.data.images.NB201_NORMALIZATION`), or the train split's
     own statistics for other data sets.
 
 Pickling
     A provider pickles its settings and its data set; a data set loaded by
-    :func:`~harness.data.images.load_dataset` from its cache or from pickled
+    :func:`~nas_harness.data.loading.load_dataset` from its cache or from pickled
     batches pickles as a recipe and is re-read (once per process) on the other
     side, so sending a provider to a process-pool worker costs a few hundred
     bytes plus one cache read in that worker. Data sets built in memory pickle
@@ -55,18 +55,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from harness.data.images import NB201_NORMALIZATION, DataError, ImageDataset, load_dataset
+from nas_harness.data.images import NB201_NORMALIZATION, DataError, ImageDataset
+from nas_harness.data.loading import load_dataset
+from nas_harness.seeding import batch_seed
 
 #: Bumped when the batches for a given (data, seed, options) would change.
 BATCHES_VERSION = 1
 
 Batch = tuple[torch.Tensor, torch.Tensor]
-
-
-def derive_seed(*parts: object) -> int:
-    """A 63-bit seed from ``parts`` (ints and strings), stable across processes and Python runs."""
-    digest = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") >> 1
 
 
 def random_crop_flip(images: torch.Tensor, generator: torch.Generator, padding: int) -> torch.Tensor:
@@ -134,7 +130,7 @@ class BatchProvider:
     """Seeded train / calibration / evaluation batches over one :class:`ImageDataset`.
 
     Args:
-        dataset: the images (see :func:`~harness.data.images.load_dataset`).
+        dataset: the images (see :func:`~nas_harness.data.loading.load_dataset`).
         seed: the study seed; batches and augmentation depend on it.
         valid_size: hold-out carved from train: a fraction (float, default
             0.1) or a number of images (int); class-stratified.
@@ -232,7 +228,7 @@ class BatchProvider:
         download: bool | None = None,
         **options: Any,
     ) -> BatchProvider:
-        """:func:`~harness.data.images.load_dataset` then a provider with ``options``."""
+        """:func:`~nas_harness.data.loading.load_dataset` then a provider with ``options``."""
         ds = load_dataset(name, root, limit_per_class=limit_per_class, cache=cache, download=download)
         return cls(ds, seed, **options)
 
@@ -329,7 +325,7 @@ class BatchProvider:
         if self._splits is None:
             labels = self.dataset.train_labels.numpy()
             n = len(labels)
-            rng = np.random.default_rng(derive_seed("valid-split", self.split_seed, n))
+            rng = np.random.default_rng(batch_seed("valid-split", self.split_seed, n))
             classes, counts = np.unique(labels, return_counts=True)
             quota = counts * self.num_valid / n  # largest-remainder allocation per class
             take = np.floor(quota).astype(np.int64)
@@ -345,7 +341,7 @@ class BatchProvider:
             train_idx = np.setdiff1d(np.arange(n), valid_idx)
             valid_idx = valid_idx[rng.permutation(len(valid_idx))]
             n_test = len(self.dataset.test_labels)
-            test_rng = np.random.default_rng(derive_seed("test-order", self.split_seed, n_test))
+            test_rng = np.random.default_rng(batch_seed("test-order", self.split_seed, n_test))
             self._splits = {
                 "train": train_idx.astype(np.int64),
                 "valid": valid_idx.astype(np.int64),
@@ -358,7 +354,7 @@ class BatchProvider:
         perm = self._perms.get(key)
         if perm is None:
             train = self._split_indices()["train"]
-            rng = np.random.default_rng(derive_seed(stream, self.seed, epoch, len(train)))
+            rng = np.random.default_rng(batch_seed(stream, self.seed, epoch, len(train)))
             perm = train[rng.permutation(len(train))]
             self._perms[key] = perm
             if len(self._perms) > 8:
@@ -415,7 +411,7 @@ class BatchProvider:
         A function of ``(seed, index, batch_size, augment)`` only.
         """
         idx = self._stream_indices("train", index, batch_size)
-        aug = derive_seed("train-aug", self.seed, index, batch_size) if augment else None
+        aug = batch_seed("train-aug", self.seed, index, batch_size) if augment else None
         return self._batch("train", idx, aug, device)
 
     def train_batches(
@@ -434,7 +430,7 @@ class BatchProvider:
         """
         for i in range(n):
             idx = self._stream_indices("calibration", i, batch_size)
-            aug = derive_seed("calibration-aug", self.seed, i, batch_size) if augment else None
+            aug = batch_seed("calibration-aug", self.seed, i, batch_size) if augment else None
             yield self._batch("train", idx, aug, device)
 
     def batches_per_epoch(self, batch_size: int, drop_last: bool = False) -> int:
@@ -460,7 +456,7 @@ class BatchProvider:
         perm = self._perm("train", epoch)
         for j in range(self.batches_per_epoch(batch_size, drop_last)):
             idx = perm[j * batch_size : (j + 1) * batch_size]
-            aug = derive_seed("epoch-aug", self.seed, epoch, j, batch_size) if augment else None
+            aug = batch_seed("epoch-aug", self.seed, epoch, j, batch_size) if augment else None
             yield self._batch("train", idx, aug, device)
 
     def eval_batches(

@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from harness.api import HarnessError
+from nas_harness.api import HarnessError
 
 #: Bumped whenever decoding or selection changes, so old cache files are not reused.
 LOADER_VERSION = 1
@@ -983,45 +983,3 @@ def _download(name: str, spec: _Names, root: str | Path | None) -> Path:
     except Exception as exc:
         raise DataError(f"downloading {name!r} into {target} failed: {exc}") from exc
     return target / spec.pickle_dir  # type: ignore[operator]
-
-
-def load_dataset(
-    name: str,
-    root: str | Path | None = None,
-    *,
-    limit_per_class: LimitArg = None,
-    cache: bool = True,
-    cache_dir: str | Path | None = None,
-    download: bool | None = None,
-) -> ImageDataset:
-    """Find and load the data set ``name`` (``cifar10``, ``cifar100``, ``imagenet16-120`` or an image-tree name).
-
-    ``root`` may be a folder or an archive; without it ``$NAS_HARNESS_DATA``
-    and ``~/.cache/nas-harness`` are searched (:func:`candidate_paths` lists
-    the exact paths). At each place pickled batches win over an image tree,
-    which wins over an archive. ``limit_per_class`` keeps the first N images
-    of each class (an int, or ``{"train": n, "test": m}``). ``cache`` keeps
-    decoded images under ``cache_dir`` (default :func:`default_cache_dir`).
-    ``download`` (default: ``$NAS_HARNESS_DOWNLOAD=1``) fetches CIFAR with
-    torchvision when nothing is found. ``cifar10-valid`` is an alias of
-    ``cifar10``: the hold-out split is made by the BatchProvider.
-
-    Raises :class:`DataError` naming every path tried when nothing is found.
-    """
-    name = _canonical(name)
-    from harness.data.embedded import EMBEDDED_DATASETS, load_embedded  # embedded.py imports this module
-
-    if name in EMBEDDED_DATASETS and root is None:
-        return load_embedded(name, limit_per_class)
-    spec = _names(name)
-    tried: list[str] = []
-    for path in candidate_paths(name, root):
-        layout = _detect(path, name)
-        if layout is None:
-            tried.append(f"  {path}  ({'exists, not a recognised layout' if path.exists() else 'not found'})")
-            continue
-        return _load_layout(layout, path, name, limit_per_class, cache=cache, cache_dir=cache_dir)
-    if _download_wanted(download) and spec.download:
-        folder = _download(name, spec, root)
-        return _load_layout("cifar", folder, name, limit_per_class)
-    raise DataError(f"data set {name!r} not found. Paths tried:\n" + "\n".join(tried) + "\n" + _how_to(name, spec))

@@ -2,6 +2,6 @@
 
 ``nas-harness groundtruth train CONFIG`` trains every (architecture, seed) of a config and
 appends one row per finished pair to a CSV table (:mod:`.build`); the table then serves as a
-:class:`~harness.api.Benchmark` (:mod:`.benchmark`). The project's embedded NB201 benchmark
+:class:`~nas_harness.api.Benchmark` (:mod:`.benchmark`). The project's embedded NB201 benchmark
 (``nb201.digits``) was built this way from ``configs/groundtruth-nb201-digits.toml``.
 """

@@ -1,4 +1,4 @@
-"""A ground-truth table written by :mod:`harness.groundtruth.build`, as a Benchmark.
+"""A ground-truth table written by :mod:`nas_harness.groundtruth.build`, as a Benchmark.
 
 Accuracies are averaged over the table's seeds; :meth:`GroundTruthBenchmark.noise_ceiling` is the
 table's own seed-to-seed Kendall tau (mean over seed pairs), the best tau any estimator can expect.
@@ -13,9 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.api import BenchmarkError
-from harness.benchmarks.table import TableBenchmark, TableSchema
-from harness.metrics import kendall_tau
+from nas_harness.api import BenchmarkError
+from nas_harness.benchmarks.table import TableBenchmark, TableSchema
+from nas_harness.metrics import kendall_tau
+from nas_harness.registry import get_registry
 
 
 def _schema(dataset: str, epochs: int | None) -> TableSchema:
@@ -38,8 +39,6 @@ class GroundTruthBenchmark(TableBenchmark):
         self, path: str | os.PathLike[str], space: str = "nb201", dataset: str = "digits", name: str | None = None
     ):
         import pandas as pd
-
-        from harness.registry import get_registry
 
         path = Path(path)
         try:
@@ -83,7 +82,7 @@ class GroundTruthBenchmark(TableBenchmark):
 
 #: The table that ships inside the package (built by configs/groundtruth-nb201-digits.toml).
 def embedded_table_path() -> Path:
-    return Path(str(resources.files("harness.embedded").joinpath("nb201_digits.csv")))
+    return Path(str(resources.files("nas_harness.embedded").joinpath("nb201_digits.csv")))
 
 
 class EmbeddedNB201Digits(GroundTruthBenchmark):

@@ -16,7 +16,7 @@ Config (TOML)::
     workers = 2                                  # training processes (1: in this process)
     device = "cpu"
 
-    [recipe]                                     # harness.groundtruth.recipe.TrainRecipe fields
+    [recipe]                                     # nas_harness.groundtruth.recipe.TrainRecipe fields
     dataset = "digits"
     epochs = 20
 """
@@ -34,8 +34,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.api import ConfigError, HarnessError
-from harness.groundtruth.recipe import TrainRecipe
+from nas_harness.api import ConfigError, HarnessError
+from nas_harness.groundtruth.recipe import TrainRecipe
+from nas_harness.groundtruth.trainer import train_architecture
+from nas_harness.registry import get_registry
 
 COLUMNS = (
     "arch",
@@ -136,9 +138,6 @@ def read_rows(path: Path, recipe_hash: str) -> list[dict[str, str]]:
 def _train_job(space_name: str, arch_text: str, seed: int, recipe: TrainRecipe, device: str) -> dict[str, Any]:
     import torch
 
-    from harness.groundtruth.trainer import train_architecture
-    from harness.registry import get_registry
-
     torch.set_num_threads(1)  # the networks are small: threads cost more than they gain, and workers share cores
     space = get_registry().create("search_space", space_name)
     return train_architecture(space, space.parse(arch_text), seed, recipe, device)
@@ -149,8 +148,6 @@ def build_groundtruth(
 ) -> tuple[int, list[str]]:
     """Train what is missing; returns (rows now in the table, errors of failed trainings)."""
     from tqdm import tqdm
-
-    from harness.registry import get_registry
 
     recipe_hash = cfg.recipe.hash()
     space = get_registry().create("search_space", cfg.space)

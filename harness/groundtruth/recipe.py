@@ -7,8 +7,8 @@ import json
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from harness.api import ConfigError
-from harness.options import check_ints
+from nas_harness.api import ConfigError
+from nas_harness.options import check_ints
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Train one architecture with a :class:`~harness.groundtruth.recipe.TrainRecipe`."""
+"""Train one architecture with a :class:`~nas_harness.groundtruth.recipe.TrainRecipe`."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ from typing import Any
 
 import torch
 
-from harness.api import Arch, SearchSpace
-from harness.costs import count_flops, count_params
-from harness.groundtruth.recipe import TrainRecipe
-from harness.world import derived_seed
+from nas_harness.api import Arch, SearchSpace
+from nas_harness.costs import count_flops, count_params
+from nas_harness.data import BatchProvider, load_dataset
+from nas_harness.groundtruth.recipe import TrainRecipe
+from nas_harness.seeding import derived_seed
 
 
 @functools.cache
 def _dataset(name: str):
-    from harness.data import load_dataset
 
     return load_dataset(name)
 
@@ -25,7 +25,6 @@ def train_architecture(
     space: SearchSpace, arch: Arch, seed: int, recipe: TrainRecipe, device: str = "cpu"
 ) -> dict[str, Any]:
     """Train ``arch`` from a seeded initialisation; returns accuracies (%), costs and seconds."""
-    from harness.data import BatchProvider
 
     dataset = _dataset(recipe.dataset)
     data = BatchProvider(dataset, seed, valid_size=recipe.valid_size, split_seed=recipe.split_seed)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from harness.spaces.masks import Mask
+from nas_harness.spaces.masks import Mask
 
 
 class MaskedNetwork(nn.Module):

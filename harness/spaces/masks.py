@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from harness.api import ChoicePoint
+from nas_harness.api import ChoicePoint
 
 Mask = tuple[tuple[bool, ...], ...]  # [choice point][option] -> active
 

@@ -21,9 +21,10 @@ import random
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from harness.api import ArchitectureError, ChoicePoint, SearchSpace
-from harness.options import check_int
-from harness.spaces.masks import Mask
+from nas_harness.api import ArchitectureError, ChoicePoint, SearchSpace
+from nas_harness.options import check_int
+from nas_harness.spaces.masked import MaskedNetwork
+from nas_harness.spaces.masks import Mask
 
 MultiArch = tuple[tuple[int, ...], ...]
 SEPARATOR = ","
@@ -34,7 +35,7 @@ class MultiPathSpace(SearchSpace):
 
     Args:
         base: a space with choice points and a label-level string form
-            (:meth:`~harness.api.SearchSpace.format_labels`).
+            (:meth:`~nas_harness.api.SearchSpace.format_labels`).
         m: the most options one choice point may activate (MixPath's ``m``).
         solo: option names that may only be active alone (default ``("none",)``).
     """
@@ -154,6 +155,5 @@ class MultiPathSpace(SearchSpace):
 
     def build(self, arch: MultiArch, **net_cfg: Any):
         """The base supernet running ``arch``'s paths (a module with a plain ``forward(x)``)."""
-        from harness.spaces.masked import MaskedNetwork
 
         return MaskedNetwork(self.base.build_supernet(**net_cfg), self.to_mask(arch))

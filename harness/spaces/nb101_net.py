@@ -31,7 +31,7 @@ from nasbench_pytorch.model import Network
 from nasbench_pytorch.model.model import Placeholder
 from torch import nn
 
-from harness.spaces.nb101 import Cell
+from nas_harness.spaces.nb101_cells import Cell
 
 #: TensorFlow's BN momentum 0.997 in PyTorch's convention (paper section 2.1, ``model_builder.py``)
 OFFICIAL_BN_MOMENTUM = 1 - 0.997

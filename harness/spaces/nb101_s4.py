@@ -14,7 +14,7 @@ NB101 graphs (slots holding the same ops in another order are isomorphic).
 The choice points are the four slots, so an architecture is one option per slot: the SPOS
 sampler draws it uniformly (all slots off is not an architecture), and MixPath's multi-path is
 the number k of active slots, whose sum its Shadow BN normalises
-(:attr:`S4Space.fusion_paths`). The supernet: :mod:`harness.spaces.nb101_s4_supernet`.
+(:attr:`S4Space.fusion_paths`). The supernet: :mod:`nas_harness.spaces.nb101_s4_supernet`.
 """
 
 from __future__ import annotations
@@ -22,46 +22,21 @@ from __future__ import annotations
 import itertools
 import random
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from harness.api import ArchitectureError, ChoicePoint, SearchSpace
-from harness.spaces.nb101 import INPUT, OPS, OUTPUT, Cell, canonical, make_cell
+import torch
 
-if TYPE_CHECKING:
-    import torch
-
-SLOTS = 4
-NONE = "none"
-SLOT_OPTIONS: tuple[str, ...] = (NONE, *OPS)
-FUSION_OP = "conv1x1-bn-relu"
-SEPARATOR = "+"
-
-
-def validate(arch: object) -> tuple[int, ...]:
-    if (
-        not isinstance(arch, tuple)
-        or len(arch) != SLOTS
-        or any(isinstance(o, bool) or not isinstance(o, int) or not 0 <= o < len(SLOT_OPTIONS) for o in arch)
-    ):
-        raise ArchitectureError(
-            f"S4 architecture {arch!r} must be a tuple of {SLOTS} option indices in 0..{len(SLOT_OPTIONS) - 1} "
-            f"({', '.join(SLOT_OPTIONS)})"
-        )
-    if not any(arch):
-        raise ArchitectureError(f"S4 architecture {arch!r} has no active path; at least one slot must hold an op")
-    return arch
-
-
-def to_nb101(arch: tuple[int, ...]) -> Cell:
-    """The canonical NAS-Bench-101 cell of ``arch`` (input -> active slots -> fusion -> output)."""
-    active = [SLOT_OPTIONS[o] for o in validate(arch) if o]
-    n = len(active) + 3  # input, the active slots, fusion, output
-    fusion, output = n - 2, n - 1
-    matrix = [[0] * n for _ in range(n)]
-    for v in range(1, fusion):
-        matrix[0][v] = matrix[v][fusion] = 1
-    matrix[fusion][output] = 1
-    return canonical(make_cell(matrix, [INPUT, *active, FUSION_OP, OUTPUT]))
+from nas_harness.api import ArchitectureError, ChoicePoint, SearchSpace
+from nas_harness.spaces.nb101_cells import Cell
+from nas_harness.spaces.nb101_net import build_network
+from nas_harness.spaces.nb101_s4_encoding import FUSION_OP as FUSION_OP
+from nas_harness.spaces.nb101_s4_encoding import NONE as NONE
+from nas_harness.spaces.nb101_s4_encoding import SEPARATOR as SEPARATOR
+from nas_harness.spaces.nb101_s4_encoding import SLOT_OPTIONS as SLOT_OPTIONS
+from nas_harness.spaces.nb101_s4_encoding import SLOTS as SLOTS
+from nas_harness.spaces.nb101_s4_encoding import to_nb101 as to_nb101
+from nas_harness.spaces.nb101_s4_encoding import validate as validate
+from nas_harness.spaces.nb101_s4_supernet import S4Supernet
 
 
 class S4Space(SearchSpace):
@@ -141,12 +116,10 @@ class S4Space(SearchSpace):
 
     def build(self, arch: tuple[int, ...], **net_cfg: Any) -> torch.nn.Module:
         """The NAS-Bench-101 network of the arch's cell (what the benchmark trained)."""
-        from harness.spaces.nb101_net import build_network
 
         return build_network(to_nb101(arch), **net_cfg)
 
     def build_supernet(self, **net_cfg: Any) -> torch.nn.Module:
         """The S4 weight-sharing supernet (``C=128, N=3`` by default, NAS-Bench-101's skeleton)."""
-        from harness.spaces.nb101_s4_supernet import S4Supernet
 
         return S4Supernet(**{"C": 128, "N": 3, **net_cfg})

@@ -1,4 +1,4 @@
-"""The weight-sharing supernet of MixPath's S4 (:mod:`harness.spaces.nb101_s4`).
+"""The weight-sharing supernet of MixPath's S4 (:mod:`nas_harness.spaces.nb101_s4`).
 
 NAS-Bench-101's skeleton (paper section 2.1): a 3x3 conv-BN-ReLU stem of ``C`` channels, 3 stacks
 of ``N`` cells with a 2x2 max-pool between stacks that doubles the channels, global average
@@ -22,9 +22,9 @@ import torch
 from nasbench_pytorch.model.base_ops import OP_MAP, ConvBnRelu
 from torch import nn
 
-from harness.options import check_ints
-from harness.spaces.masks import Mask
-from harness.spaces.nb101_s4 import SLOT_OPTIONS, SLOTS
+from nas_harness.options import check_ints
+from nas_harness.spaces.masks import Mask
+from nas_harness.spaces.nb101_s4_encoding import SLOT_OPTIONS, SLOTS
 
 FusionNorm = Callable[[int], nn.Module]
 

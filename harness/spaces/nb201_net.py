@@ -13,7 +13,7 @@ Every cell is the same searched cell. Module names and nesting follow the
 official code (``stem``, ``cells.<k>.layers.<e>.op.<i>``, ``lastact``,
 ``classifier``), so parameter counts and ``state_dict`` keys agree with it.
 
-torch is imported here, so :mod:`harness.spaces.nb201` stays light; import
+torch is imported here, so :mod:`nas_harness.spaces.nb201` stays light; import
 this module only where a network is built.
 """
 
@@ -22,8 +22,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from harness.options import check_ints
-from harness.spaces import nb201 as space
+from nas_harness.options import check_ints
+from nas_harness.spaces import nb201_encoding as space
 
 __all__ = ["InferCell", "NB201Network", "ReLUConvBN", "ResNetBasicblock", "Zero", "make_op"]
 
@@ -118,7 +118,7 @@ class ResNetBasicblock(nn.Module):
 class NB201Network(nn.Module):
     """The NAS-Bench-201 network for one cell (official ``TinyNetwork(C, N, genotype, num_classes)``).
 
-    ``arch``: a 6-tuple of op indices (``harness.spaces.nb201``) or the official string
+    ``arch``: a 6-tuple of op indices (``nas_harness.spaces.nb201``) or the official string
     ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|``. NAS-Bench-201 trains C=16, N=5 (17 blocks,
     paper section 2.3). :meth:`forward` returns the logits only (the official returns
     ``(features, logits)``); :meth:`forward_features` returns the pooled features.

@@ -3,7 +3,7 @@
 Every supernet method uses it through :meth:`NB201Space.build_supernet`: SPOS
 activates one op per edge (a single path), MixPath several, TE-NAS prunes from
 all of them. The masks follow the space's choice points (``mask[edge][op]``,
-see :mod:`harness.spaces.masks`).
+see :mod:`nas_harness.spaces.masks`).
 
 A re-implementation of the network TE-NAS prunes (``TinyNetworkDarts`` with
 ``NAS201SearchCell``, VITA-Group/TENAS ``lib/models/cell_searchs/``): the NB201
@@ -15,9 +15,9 @@ at ``alpha = -1000``, which is exactly ``1/k`` for the active ones and drops
 the rest (TE-NAS section 3.3, "pruning-by-importance"); with one op per edge it
 is the plain single-path network.
 
-The ops are those of the NB201 evaluation network (:func:`harness.spaces.nb201_net.make_op`),
+The ops are those of the NB201 evaluation network (:func:`nas_harness.spaces.nb201_net.make_op`),
 so a supernet whose mask keeps one op per edge computes the same function as
-:class:`~harness.spaces.nb201_net.NB201Network` for that architecture (tested).
+:class:`~nas_harness.spaces.nb201_net.NB201Network` for that architecture (tested).
 
 Official configurations (``prune_tenas.py``, NB201 branch):
 
@@ -33,12 +33,12 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from harness.api import ChoicePoint
-from harness.options import check_ints
-from harness.spaces import nb201 as space
-from harness.spaces.masks import Mask, mask_choices, single_path_mask
-from harness.spaces.masks import check_mask as check_choice_mask
-from harness.spaces.nb201_net import ResNetBasicblock, make_op
+from nas_harness.api import ChoicePoint
+from nas_harness.options import check_ints
+from nas_harness.spaces import nb201_encoding as space
+from nas_harness.spaces.masks import Mask, mask_choices, single_path_mask
+from nas_harness.spaces.masks import check_mask as check_choice_mask
+from nas_harness.spaces.nb201_net import ResNetBasicblock, make_op
 
 NONE = space.OPS.index("none")
 POINTS = tuple(ChoicePoint(f"edge_{i}->{j}", space.OPS) for i, j in space.EDGES)  # as NB201Space's

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
-from harness.spaces.masks import Mask
+from nas_harness.spaces.masks import Mask
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 

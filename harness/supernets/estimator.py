@@ -1,12 +1,12 @@
 """A supernet estimator: train once per study seed, then score architectures with inherited weights.
 
 :meth:`WeightSharingEstimator.prepare` builds the space's supernet and trains it
-with the method's path sampler (:mod:`harness.supernets.training`),
+with the method's path sampler (:mod:`nas_harness.supernets.training`),
 checkpointing into the estimator's work directory, so a killed study resumes its
 training and a finished one is loaded, not retrained.
 :meth:`WeightSharingEstimator.score` runs one architecture's single path:
 optionally recomputing the BN statistics on fixed training batches first
-(:mod:`harness.supernets.calibration`), then its top-1 accuracy (%) on a fixed
+(:mod:`nas_harness.supernets.calibration`), then its top-1 accuracy (%) on a fixed
 validation set. Training is charged once (the leaderboard's ``prepare_s``),
 scoring per architecture (``s_per_arch``).
 
@@ -41,12 +41,12 @@ except ImportError:  # not on Windows: trainings are then not locked against a s
 import torch
 from torch import nn
 
-from harness.api import Arch, ConfigError, Context, Direction, Supernet
-from harness.options import check_int
-from harness.spaces.masks import Mask, single_path_mask
-from harness.supernets.calibration import accuracy, recalibrate_bn
-from harness.supernets.training import PathSampler, TrainingState, TrainSettings, load_snapshot, train_supernet
-from harness.world import derived_seed
+from nas_harness.api import Arch, ConfigError, Context, Direction, Supernet
+from nas_harness.options import check_int
+from nas_harness.seeding import derived_seed
+from nas_harness.spaces.masks import Mask, single_path_mask
+from nas_harness.supernets.calibration import accuracy, recalibrate_bn
+from nas_harness.supernets.training import PathSampler, TrainingState, TrainSettings, load_snapshot, train_supernet
 
 CHECKPOINT = "supernet.pt"
 TRAINING_DEFAULTS: dict[str, Any] = {k: getattr(TrainSettings(), k) for k in TrainSettings.names()}
@@ -101,7 +101,7 @@ class WeightSharingEstimator(Supernet):
     Args:
         preset: a key of ``presets``; every other keyword overrides one of its
             settings: ``C``, ``N`` (supernet width and cells per stage), the
-            training settings of :class:`~harness.supernets.training.TrainSettings`,
+            training settings of :class:`~nas_harness.supernets.training.TrainSettings`,
             ``calibrate`` (recompute BN statistics before scoring),
             ``calibration_batches`` / ``calibration_batch_size``, ``eval_images``
             (validation images scored; None: all) and ``eval_batch_size``, plus the

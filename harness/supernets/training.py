@@ -41,9 +41,9 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from harness.api import ConfigError, HarnessError
-from harness.options import check_int, check_ints
-from harness.spaces.masks import Mask
+from nas_harness.api import ConfigError, HarnessError
+from nas_harness.options import check_int, check_ints
+from nas_harness.spaces.masks import Mask
 
 PathSampler = Callable[[int, int], Mask]  # (epoch, step) -> the path trained at that step
 

@@ -14,8 +14,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from harness.api import Arch, ConfigError, Context
-from harness.world import derived_seed
+from nas_harness.api import Arch, ConfigError, Context
+from nas_harness.seeding import derived_seed
 
 #: The layers whose weights the zero-cost scores sum over. zero-cost-nas
 #: (``foresight/pruners/p_utils.py``, ``get_layer_metric_array``) visits
@@ -31,7 +31,7 @@ def check_batch_size(proxy: str, batch_size: object, minimum: int = 1) -> int:
 
 
 def require_data(ctx: Context, proxy: str) -> Any:
-    """The study's :class:`~harness.data.BatchProvider`, or a :class:`ConfigError` saying it is missing."""
+    """The study's :class:`~nas_harness.data.BatchProvider`, or a :class:`ConfigError` saying it is missing."""
     if ctx.data is None:
         raise ConfigError(
             f"{proxy} scores a batch of images but the study has no image data: add a [data] section "

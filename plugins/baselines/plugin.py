@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.hookspecs import hookimpl
+from nas_harness.hookspecs import hookimpl
 from nas_harness_plugins.baselines.proxies import FlopsProxy, ParamsProxy, RandomProxy
 from nas_harness_plugins.baselines.zero_cost import (
     GradNormProxy,

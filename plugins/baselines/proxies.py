@@ -10,9 +10,9 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from harness.api import Arch, Context, Direction, Proxy
-from harness.costs import count_flops, count_params
-from harness.world import derived_seed
+from nas_harness.api import Arch, Context, Direction, Proxy
+from nas_harness.costs import count_flops, count_params
+from nas_harness.seeding import derived_seed
 from nas_harness_plugins.baselines.common import seeded_network
 
 

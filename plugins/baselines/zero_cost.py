@@ -39,7 +39,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from harness.api import Arch, ConfigError, Context, Direction, Proxy
+from nas_harness.api import Arch, ConfigError, Context, Direction, Proxy
 from nas_harness_plugins.baselines.common import (
     check_batch_size,
     fetch_batch,

@@ -7,10 +7,10 @@ per-edge module (:mod:`.shadow_bn`). Scoring: the architecture's single path
 (k = 1 everywhere: ``SBN_1``), BN post-calibration on fixed training batches
 (switchable: ``calibrate``), then top-1 accuracy (%) on a fixed validation set.
 The loop, checkpoints, calibration and scoring are the harness's
-(:mod:`harness.supernets`).
+(:mod:`nas_harness.supernets`).
 
 In a space whose choice points are parallel paths into one fusion point (``fusion_paths``:
-MixPath's NAS-Bench-101 subspace S4, :mod:`harness.spaces.nb101_s4`) the multi-path is the
+MixPath's NAS-Bench-101 subspace S4, :mod:`nas_harness.spaces.nb101_s4`) the multi-path is the
 number k of active paths: training draws k uniformly from 1..m, then k paths and an op for
 each (the official ``random_choice``), and the variant's module normalises the fused sum
 (Shadow BN: one BN per k); every architecture of S4 is scored on its own k.
@@ -30,14 +30,14 @@ from typing import Any
 
 from torch import nn
 
-from harness.api import ConfigError, Context
-from harness.options import check_int
-from harness.spaces.masks import single_path_mask
-from harness.spaces.multipath import MultiPathSpace
-from harness.supernets.estimator import PRESETS as SUPERNET_PRESETS
-from harness.supernets.estimator import WeightSharingEstimator
-from harness.supernets.training import PathSampler
-from harness.world import derived_seed
+from nas_harness.api import ConfigError, Context
+from nas_harness.options import check_int
+from nas_harness.seeding import derived_seed
+from nas_harness.spaces.masks import single_path_mask
+from nas_harness.spaces.multipath import MultiPathSpace
+from nas_harness.supernets.estimator import PRESETS as SUPERNET_PRESETS
+from nas_harness.supernets.estimator import WeightSharingEstimator
+from nas_harness.supernets.training import PathSampler
 from nas_harness_plugins.mixpath.shadow_bn import shadow_statistics, variant_network
 
 # The SPOS presets (harness/supernets/estimator.py) with m = 4: any non-empty subset of NB201's
@@ -49,7 +49,7 @@ class MixPathSupernet(WeightSharingEstimator):
     """MixPath (Chu et al., ICCV 2023): linear Shadow BN + BN post-calibration.
 
     Options: ``m`` (most active paths per choice point), plus those of
-    :class:`~harness.supernets.estimator.WeightSharingEstimator`; presets ``paper``, ``cpu-small``.
+    :class:`~nas_harness.supernets.estimator.WeightSharingEstimator`; presets ``paper``, ``cpu-small``.
     """
 
     name = "mixpath.supernet"

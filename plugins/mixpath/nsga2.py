@@ -2,7 +2,7 @@
 
 MixPath searches its trained supernet with NSGA-II for the
 accuracy/cost trade-off. Each individual is a multi-path architecture
-(:class:`~harness.spaces.multipath.MultiPathSpace`); its objectives, both
+(:class:`~nas_harness.spaces.multipath.MultiPathSpace`); its objectives, both
 minimised, are minus its supernet accuracy (``estimator.score_path``: BN
 post-calibrated when the estimator calibrates) and its cost, counted on the
 supernet running just its paths at the benchmark's network size
@@ -23,11 +23,11 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from harness.api import ConfigError, Context, Estimator, Searcher, SearchResult
-from harness.costs import count_flops
-from harness.spaces.masked import MaskedNetwork
-from harness.spaces.multipath import MultiArch, MultiPathSpace
-from harness.world import derived_seed
+from nas_harness.api import ConfigError, Context, Estimator, Searcher, SearchResult
+from nas_harness.costs import count_flops
+from nas_harness.seeding import derived_seed
+from nas_harness.spaces.masked import MaskedNetwork
+from nas_harness.spaces.multipath import MultiArch, MultiPathSpace
 from nas_harness_plugins.mixpath.pareto import non_dominated_sort, rank_and_crowding, select_survivors
 
 COSTS = ("flops", "params")

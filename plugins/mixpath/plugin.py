@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.hookspecs import hookimpl
+from nas_harness.hookspecs import hookimpl
 from nas_harness_plugins.mixpath.estimator import ESTIMATORS
 from nas_harness_plugins.mixpath.nsga2 import MixPathNSGA2
 

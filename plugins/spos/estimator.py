@@ -1,23 +1,23 @@
 """``spos.supernet``: one SPOS supernet per study seed, trained by uniform single-path sampling.
 
 Training, BN recalibration and scoring are the harness's weight-sharing
-machinery (:mod:`harness.supernets`); SPOS contributes its path rule (one
+machinery (:mod:`nas_harness.supernets`); SPOS contributes its path rule (one
 option per choice point, uniform: :mod:`.sampling`) and its presets.
 """
 
 from __future__ import annotations
 
-from harness.api import ArchitectureError, Context
-from harness.spaces.masks import single_path_mask
-from harness.supernets.estimator import PRESETS, WeightSharingEstimator
-from harness.supernets.training import PathSampler
+from nas_harness.api import ArchitectureError, Context
+from nas_harness.spaces.masks import single_path_mask
+from nas_harness.supernets.estimator import PRESETS, WeightSharingEstimator
+from nas_harness.supernets.training import PathSampler
 from nas_harness_plugins.spos.sampling import step_choices
 
 
 class SPOSSupernet(WeightSharingEstimator):
     """SPOS weight-sharing estimator (Guo et al., ECCV 2020): validation accuracy (%) of an
     architecture with inherited, BN-recalibrated supernet weights. Options: see
-    :class:`~harness.supernets.estimator.WeightSharingEstimator`; presets ``paper`` and ``cpu-small``."""
+    :class:`~nas_harness.supernets.estimator.WeightSharingEstimator`; presets ``paper`` and ``cpu-small``."""
 
     name = "spos.supernet"
     presets = PRESETS

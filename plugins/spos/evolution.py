@@ -14,7 +14,7 @@ benchmark that covers only part of the space, only its architectures are
 considered (``ctx.candidates``): random members are drawn from them, and
 mutants or children outside them are rejected like illegal ones.
 
-Genes are the space's choice points (:meth:`~harness.api.SearchSpace.to_choices`),
+Genes are the space's choice points (:meth:`~nas_harness.api.SearchSpace.to_choices`),
 so the search is generic over spaces.
 """
 
@@ -25,10 +25,10 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from harness.api import Arch, ConfigError, Context, Estimator, Searcher, SearchResult
-from harness.costs import flops_millions, params_millions
-from harness.options import check_ints
-from harness.world import derived_seed
+from nas_harness.api import Arch, ConfigError, Context, Estimator, Searcher, SearchResult
+from nas_harness.costs import flops_millions, params_millions
+from nas_harness.options import check_ints
+from nas_harness.seeding import derived_seed
 from nas_harness_plugins.spos.sampling import uniform_choices
 
 

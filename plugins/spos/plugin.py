@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.hookspecs import hookimpl
+from nas_harness.hookspecs import hookimpl
 from nas_harness_plugins.spos.estimator import SPOSSupernet
 from nas_harness_plugins.spos.evolution import SPOSEvolution
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 
-from harness.api import ChoicePoint
-from harness.world import derived_seed
+from nas_harness.api import ChoicePoint
+from nas_harness.seeding import derived_seed
 
 
 def uniform_choices(points: Sequence[ChoicePoint], rng: random.Random) -> tuple[int, ...]:

@@ -11,16 +11,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from harness.api import ConfigError, Context
-from harness.options import check_int
-from harness.spaces import nb201 as nb201_space
-from harness.world import derived_seed
+from nas_harness.api import ConfigError, Context
+from nas_harness.options import check_int
+from nas_harness.seeding import derived_seed
+from nas_harness.spaces import nb201 as nb201_space
 
 INIT_SCHEMES = ("pytorch", "kaiming_normal")
 
 
 def require_data(ctx: Context, who: str) -> Any:
-    """``ctx.data`` (a :class:`harness.data.BatchProvider`), or a ConfigError saying how to provide it."""
+    """``ctx.data`` (a :class:`nas_harness.data.BatchProvider`), or a ConfigError saying how to provide it."""
     if ctx.data is None:
         raise ConfigError(
             f"{who} needs image batches but the study has no data: add a [data] section "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.hookspecs import hookimpl
+from nas_harness.hookspecs import hookimpl
 from nas_harness_plugins.tenas.proxies import CombinedProxy, LinearRegionsProxy, NTKProxy
 from nas_harness_plugins.tenas.prune import TenasPrune
 

@@ -27,9 +27,9 @@ from typing import Any
 
 import torch
 
-from harness.api import Arch, ConfigError, Context, Direction, HarnessError, Proxy
-from harness.spaces.nb201_supernet import NB201Supernet, arch_mask
-from harness.world import derived_seed
+from nas_harness.api import Arch, ConfigError, Context, Direction, HarnessError, Proxy
+from nas_harness.seeding import derived_seed
+from nas_harness.spaces.nb201_supernet import NB201Supernet, arch_mask
 from nas_harness_plugins.tenas.common import (
     INIT_SCHEMES,
     check_choice,
@@ -162,7 +162,7 @@ class LinearRegionsProxy(Proxy):
 
     Options:
         network: ``"thin"`` (default; the official TE-NAS network: the NB201 cell in a
-            :class:`~harness.spaces.nb201_supernet.NB201Supernet` with ``C``, ``N``, ``depth``, ``use_stem``) or
+            :class:`~nas_harness.spaces.nb201_supernet.NB201Supernet` with ``C``, ``N``, ``depth``, ``use_stem``) or
             ``"space"`` (``ctx.space.build(arch, C=C, N=N, **net_cfg)``, e.g. the NB201 network
             at ``C=16, N=5``).
         C, N, depth, use_stem: thin-network shape (1, 1, 1, False: official).

@@ -55,17 +55,17 @@ from typing import Any
 
 import torch
 
-from harness.api import ConfigError, Context, Estimator, Searcher, SearchResult
-from harness.spaces import nb201 as nb201_space
-from harness.spaces.masks import is_single_path
-from harness.spaces.nb201_supernet import (
+from nas_harness.api import ConfigError, Context, Estimator, Searcher, SearchResult
+from nas_harness.seeding import derived_seed
+from nas_harness.spaces import nb201 as nb201_space
+from nas_harness.spaces.masks import is_single_path
+from nas_harness.spaces.nb201_supernet import (
     Mask,
     NB201Supernet,
     full_mask,
     mask_to_arch,
     remove_op,
 )
-from harness.world import derived_seed
 from nas_harness_plugins.tenas.common import (
     INIT_SCHEMES,
     check_choice,

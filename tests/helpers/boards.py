@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.runner import run_study
-from harness.world import World
+from nas_harness.run.world import World
+from nas_harness.track.publish import run_study
 from tests.helpers.studies import TOY_PLUGINS, toy_config
 
 #: an estimator label that would inject markup into a page (or math into a chart) if it were not escaped

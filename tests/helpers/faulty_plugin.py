@@ -18,8 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-from harness.api import Proxy, Searcher
-from harness.hookspecs import hookimpl
+from nas_harness.api import Proxy, Searcher
+from nas_harness.hookspecs import hookimpl
 from tests.helpers.studies import TOY_PLUGINS
 from tests.helpers.toy_plugin import toy_accuracy
 

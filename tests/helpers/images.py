@@ -7,7 +7,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-from harness.data import BatchProvider, ImageDataset
+from nas_harness.data import BatchProvider, ImageDataset
 
 
 def tiny_provider(

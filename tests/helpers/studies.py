@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.config import parse_config
+from nas_harness.config import parse_config
 
 TOY_PLUGINS = {"toy": "tests.helpers.toy_plugin"}
 

@@ -18,8 +18,8 @@ import signal
 import time
 from pathlib import Path
 
-from harness.api import ArchitectureError, Benchmark, Direction, Proxy, SearchSpace, Supernet
-from harness.hookspecs import hookimpl
+from nas_harness.api import ArchitectureError, Benchmark, Direction, Proxy, SearchSpace, Supernet
+from nas_harness.hookspecs import hookimpl
 
 
 class ToySpace(SearchSpace):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from harness.api import Direction, Proxy
-from harness.hookspecs import hookimpl
+from nas_harness.api import Direction, Proxy
+from nas_harness.hookspecs import hookimpl
 
 
 class OpCount(Proxy):

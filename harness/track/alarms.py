@@ -12,7 +12,7 @@
   neighbour using the CPU stretches the wall clock of every job but not the CPU
   time of this process, so the alarm measures the code, not the machine's load.
   Wall seconds are still shown by the comparison.
-* **golden**: a measured tau outside a plugin's pinned band (:mod:`harness.golden`).
+* **golden**: a measured tau outside a plugin's pinned band (:mod:`nas_harness.golden`).
 
 Example::
 
@@ -26,9 +26,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from harness.api import HarnessError
-from harness.compare import DROP, Change, Comparison
-from harness.golden import ALARM, GoldenCheck
+from nas_harness.api import HarnessError
+from nas_harness.golden import ALARM, GoldenCheck
+from nas_harness.track.compare import DROP, Change, Comparison
 
 #: cost column -> the Thresholds field holding its floor
 _FLOORS = {"cpu_s_per_arch": "min_s_per_arch", "cpu_total_s": "min_total_s", "peak_mem_mb": "min_mem_mb"}
@@ -94,7 +94,7 @@ Noise = dict[tuple[str, str], Spread]
 def history_noise(rows: pd.DataFrame, runs: int = NOISE_RUNS) -> Noise:
     """The spread of each estimator's costs over the last ``runs`` row groups of ``rows``.
 
-    ``rows`` are history rows of one study and config (see :func:`harness.history.runs_of`); a cost
+    ``rows`` are history rows of one study and config (see :func:`nas_harness.track.history.runs_of`); a cost
     measured by fewer than :data:`MIN_NOISE_RUNS` of those runs has no spread (only the floor applies).
     """
     recent = rows[rows.run.isin(sorted(rows.run.unique())[-runs:])]

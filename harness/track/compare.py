@@ -3,7 +3,7 @@
 A tau change counts as real when the two bootstrap intervals do not overlap:
 B's high below A's low is a *drop*, B's low above A's high a *gain*; anything
 else is within the noise of the sample (*overlap*). This is the same rule the
-nightly regression alarm uses (:mod:`harness.alarms`).
+nightly regression alarm uses (:mod:`nas_harness.track.alarms`).
 
 Example::
 
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from tabulate import tabulate
 
-from harness.runs import EstimatorResult, RunSummary
+from nas_harness.track.runs import EstimatorResult, RunSummary
 
 DROP = "drop"
 GAIN = "gain"

@@ -25,11 +25,11 @@ from urllib.parse import quote
 
 import pandas as pd
 
-from harness.atomic import write_text_atomic
-from harness.leaderboard import format_cell
+from nas_harness.atomic import write_text_atomic
+from nas_harness.report.cells import format_cell
 
 PAGE = "index.html"
-#: caption of each plot (harness.plots writes them; the page must not need matplotlib to name them)
+#: caption of each plot (nas_harness.report.plots writes them; the page must not need matplotlib to name them)
 CAPTIONS = {
     "tradeoff": "Kendall tau (bootstrap interval as error bars) against seconds per architecture "
     "(one-off prepare plus scoring, amortized over the ranked architectures; log scale).",

@@ -2,7 +2,7 @@
 
 ``nas-harness run CONFIG --shard I/N`` (I in 0..N-1) runs shard I of N into
 ``OUTPUT/shard-I-of-N/results.sqlite`` and writes no leaderboard;
-``nas-harness merge OUTPUT`` merges the N shard stores (:mod:`harness.merge`).
+``nas-harness merge OUTPUT`` merges the N shard stores (:mod:`nas_harness.run.merge`).
 The split is a deterministic function of the config, so every shard computes
 its own part without talking to the others:
 
@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.api import ConfigError, Estimator
-from harness.store import StoreError
-from harness.world import World
+from nas_harness.api import ConfigError, Estimator
+from nas_harness.run.store import StoreError
+from nas_harness.run.world import World
 
 _SPEC = re.compile(r"\s*(\d+)\s*/\s*(\d+)\s*")
 

@@ -6,7 +6,7 @@ A run is named in one of three ways (:func:`load_run`):
 * a leaderboard folder (``<leaderboard_dir>/<study>``, or its ``estimators.json`` / ``estimators.csv``);
 * ``HISTORY.csv@SELECTOR``: one row group of a history file, e.g. ``leaderboards/history.csv@latest``,
   ``@12`` (run number), ``@2026-11-24`` (UTC date) or ``@3f9c2ab`` (git sha prefix); see
-  :mod:`harness.history`.
+  :mod:`nas_harness.track.history`.
 """
 
 from __future__ import annotations
@@ -20,9 +20,13 @@ from typing import Any
 
 import pandas as pd
 
-from harness.api import HarnessError
-from harness.history import is_history_file, read_history, select_group, short_sha
-from harness.provenance import recorded_cpu
+from nas_harness.api import HarnessError
+from nas_harness.config import config_from_stored
+from nas_harness.provenance import recorded_cpu
+from nas_harness.report.leaderboard import estimator_table
+from nas_harness.run.store import Store
+from nas_harness.run.world import World
+from nas_harness.track.history import is_history_file, read_history, select_group, short_sha
 
 #: the leaderboard columns a run needs; the cost columns may be missing (then unknown)
 REQUIRED = ("estimator", "kendall_tau", "tau_ci_low", "tau_ci_high")
@@ -98,7 +102,7 @@ def _float(value: Any) -> float:
 def load_run(spec: str, study: str | None = None, world_factory: Callable[[Any], Any] | None = None) -> RunSummary:
     """Load the run ``spec`` names (see the module docstring); ``study`` filters history row groups.
 
-    ``world_factory(cfg)`` builds the World of a results store (default :class:`harness.world.World`).
+    ``world_factory(cfg)`` builds the World of a results store (default :class:`nas_harness.run.world.World`).
     """
     path = Path(spec)
     if not path.exists() and "@" in spec:
@@ -180,17 +184,12 @@ def from_board(path: Path, name: str) -> RunSummary:
 
 def from_store(path: Path, name: str, world_factory: Callable[[Any], Any] | None = None) -> RunSummary:
     """A results store: the estimator table is computed again from its rows and the benchmark."""
-    from harness.leaderboard import estimator_table
-    from harness.runner import config_from_stored
-    from harness.store import Store
 
     store = Store(path)
     try:
         _, raw, config_hash = store.study()
         cfg = config_from_stored(raw, str(path))
         if world_factory is None:
-            from harness.world import World
-
             world_factory = World
         frame = estimator_table(store, world_factory(cfg))
         runs = store.runs()

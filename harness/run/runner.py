@@ -12,31 +12,30 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
+import torch
 from tqdm import tqdm
 
-from harness.api import Estimator, HarnessError
-from harness.config import StudyConfig, parse_config
-from harness.executors import Executor, Job, describe_error, make_executor
-from harness.measure import measure
-from harness.provenance import provenance
-from harness.shards import ShardPlan, ShardSpec, is_whole_unit, shard_of_runs
-from harness.store import FAILED, OK, CostRow, ResultRow, Store
-from harness.world import World
-
-if TYPE_CHECKING:
-    from harness.history import HistoryRecord
+from nas_harness.api import ConfigError, Estimator
+from nas_harness.config import STORE_FILENAME, StudyConfig, config_from_stored
+from nas_harness.measure import measure
+from nas_harness.provenance import provenance
+from nas_harness.run.executor_choice import make_executor
+from nas_harness.run.executors import Executor, Job, describe_error
+from nas_harness.run.shards import ShardPlan, ShardSpec, is_whole_unit, shard_of_runs
+from nas_harness.run.store import FAILED, OK, CostRow, ResultRow, Store
+from nas_harness.run.world import World
 
 
 @dataclass
 class StudyOutcome:
     store_path: Path
-    leaderboard_files: list[Path] = field(default_factory=list)
+    leaderboard_files: list[Path] = field(default_factory=list)  # filled in by whoever publishes the study
     scored: int = 0
     failed: int = 0
     skipped: int = 0
-    history: HistoryRecord | None = None  # the rows appended to <leaderboard_dir>/history.csv, if any
+    history: Any = None  # the HistoryRecord appended to <leaderboard_dir>/history.csv when published, if any
 
 
 def _chunks(items: list[str], size: int) -> list[tuple[str, ...]]:
@@ -49,18 +48,16 @@ def run_study(
     executor: Executor | None = None,
     progress: bool = True,
     retry_failed: bool = False,
-    write_leaderboard: bool = True,
-    plots: bool = True,
     shard: ShardSpec | None = None,
 ) -> StudyOutcome:
-    """Run (or continue) a study. Rows already in the store are not redone.
+    """Run (or continue) a study into its store. Rows already in the store are not redone.
 
-    ``plots=False`` writes the leaderboard tables and page without the PNG plots.
-    ``shard`` runs only that shard's part into its own store and writes no
-    leaderboard (:mod:`harness.shards`; ``nas-harness merge`` joins the shards).
+    ``shard`` runs only that shard's part into its own store (:mod:`nas_harness.run.shards`;
+    ``nas-harness merge`` joins the shards). Publishing the leaderboard and the history row is the caller's
+    job (:func:`nas_harness.track.publish.run_study` does both).
     """
     with torch_threads(cfg.torch_threads):
-        return _run_study(cfg, world, executor, progress, retry_failed, write_leaderboard, plots, shard=shard)
+        return _run_study(cfg, world, executor, progress, retry_failed, shard)
 
 
 @contextmanager
@@ -69,8 +66,6 @@ def torch_threads(n: int | None) -> Iterator[None]:
     if n is None:
         yield
         return
-    import torch
-
     previous = torch.get_num_threads()
     torch.set_num_threads(n)
     try:
@@ -79,7 +74,7 @@ def torch_threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-def _run_study(cfg, world, executor, progress, retry_failed, write_leaderboard, plots=True, shard=None) -> StudyOutcome:
+def _run_study(cfg, world, executor, progress, retry_failed, shard) -> StudyOutcome:
     world = world or World(cfg)
     executor = executor or make_executor(cfg)
     store_path = cfg.store_path if shard is None else shard.store_path(cfg.output)
@@ -115,22 +110,6 @@ def _run_study(cfg, world, executor, progress, retry_failed, write_leaderboard, 
             status = "finished"
         finally:
             store.end_run(run_id, status)
-        if write_leaderboard and shard is None:  # a shard's leaderboard comes from `nas-harness merge`
-            from harness.leaderboard import write_leaderboards, write_plots_and_pages
-
-            # tables, then this run's history rows, then plots and pages (so tau over time includes this run)
-            outcome.leaderboard_files = write_leaderboards(store, world, plots=False, html=False)
-            history_error = None
-            if cfg.history:
-                from harness.history import record_study
-
-                try:
-                    outcome.history = record_study(world)
-                except HarnessError as exc:  # e.g. a foreign history.csv: still draw the page, then report it
-                    history_error = exc
-            outcome.leaderboard_files += write_plots_and_pages(store, world, plots=plots)
-            if history_error is not None:
-                raise history_error
     finally:
         store.close()
     return outcome
@@ -238,15 +217,14 @@ def _search(world: World, store: Store, run_id: int, plan: ShardPlan | None = No
                 )  # fmt: skip
 
 
-def resume_study(path: str | Path, **kwargs) -> StudyOutcome:
-    """Continue the study whose store is ``path`` (the output folder or the .sqlite file)."""
+def study_to_resume(path: str | Path) -> tuple[StudyConfig, ShardSpec | None]:
+    """The config (output set to where the store lies) and shard of the study whose store is ``path``
+    (the output folder or the .sqlite file); ``run_study`` with them continues it."""
     store_path = Path(path)
     if store_path.is_dir():
-        store_path = store_path / "results.sqlite"
+        store_path = store_path / STORE_FILENAME
     if not store_path.is_file():
-        from harness.api import ConfigError
-
-        raise ConfigError(f"no results store at {store_path}; pass the study's output folder or its results.sqlite")
+        raise ConfigError(f"no results store at {store_path}; pass the study's output folder or its {STORE_FILENAME}")
     store = Store(store_path)
     try:
         _, raw, _ = store.study()
@@ -255,9 +233,4 @@ def resume_study(path: str | Path, **kwargs) -> StudyOutcome:
         store.close()
     cfg = config_from_stored(raw, str(store_path))
     cfg.output = str(store_path.parent if shard is None else store_path.parent.parent)
-    return run_study(cfg, shard=shard, **kwargs)
-
-
-def config_from_stored(stored: dict, source: str) -> StudyConfig:
-    """Rebuild the StudyConfig saved in a store (validated again, as a file would be)."""
-    return parse_config(StudyConfig.from_dict(stored).to_toml_dict(), source)
+    return cfg, shard

@@ -36,7 +36,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure  # drawn without pyplot: no global state, the Agg renderer, no display
 
-from harness.atomic import atomic_path
+from nas_harness.atomic import atomic_path
 
 #: file name of each chart, in page order
 PLOT_FILES = {

@@ -2,7 +2,7 @@
 
 A job is (estimator label, seed, a chunk of architecture strings). Executors
 only move jobs and rows; the driver alone writes the store. Any executor
-implements :class:`Executor`; the Ray one is :mod:`harness.executors_ray`.
+implements :class:`Executor`; the Ray one is :mod:`nas_harness.run.ray_executor`.
 
 Per-architecture time limits use ``SIGALRM`` in the process that scores
 (the main thread of the driver, of a pool worker or of a Ray worker): it interrupts Python
@@ -30,10 +30,10 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
-from harness.config import StudyConfig, parse_config
-from harness.measure import measure
-from harness.store import FAILED, TIMEOUT, ResultRow
-from harness.world import World
+from nas_harness.config import parse_config
+from nas_harness.measure import measure
+from nas_harness.run.store import FAILED, TIMEOUT, ResultRow
+from nas_harness.run.world import World
 
 
 @dataclass(frozen=True)
@@ -339,14 +339,3 @@ class ProcessExecutor(Executor):
                         queue.appendleft((done.job, done.tries + 1))  # again, in a fresh worker
         finally:
             pool.close()
-
-
-def make_executor(cfg: StudyConfig) -> Executor:
-    """The executor ``study.executor`` names (Ray only imported when asked for)."""
-    if cfg.executor == "process":
-        return ProcessExecutor(cfg.workers)
-    if cfg.executor == "ray":
-        from harness.executors_ray import RayExecutor
-
-        return RayExecutor.from_config(cfg)
-    return LocalExecutor()

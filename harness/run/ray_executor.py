@@ -8,14 +8,14 @@ does not change:
   task; the driver keeps ``2 x workers`` of them submitted (one running and one
   waiting per worker, so no worker waits for the driver) and takes rows back
   with ``ray.wait`` as each finishes; the driver alone writes the store;
-* a worker builds its :class:`~harness.world.World` once from the config (a
+* a worker builds its :class:`~nas_harness.run.world.World` once from the config (a
   cached global keyed by the config, as a process-pool worker builds its own once) and
   reuses it for every chunk of that study;
 * a task whose worker dies (killed, out of memory, its node lost) is retried by
   Ray (``max_retries``) and then resubmitted by the driver
   (``max_resubmits``); a chunk that loses its worker every time is recorded as
   failed rows with the reason. Estimator exceptions never reach Ray: the
-  worker turns them into failed rows (:func:`~harness.executors.run_job`);
+  worker turns them into failed rows (:func:`~nas_harness.run.executors.run_job`);
 * ``study.ray_address`` = None starts a local instance with ``workers`` CPUs
   (shut down after the study); ``"auto"`` or ``"ray://HOST:PORT"`` (Ray
   Client, which needs ``pip install 'ray[client]'``) joins a running cluster,
@@ -40,11 +40,11 @@ import sys
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from harness.api import ConfigError
-from harness.config import StudyConfig
-from harness.executors import Executor, Job, failed_rows, run_job, worker_world
-from harness.store import ResultRow
-from harness.world import World
+from nas_harness.api import ConfigError
+from nas_harness.config import StudyConfig
+from nas_harness.run.executors import Executor, Job, failed_rows, run_job, worker_world
+from nas_harness.run.store import ResultRow
+from nas_harness.run.world import World
 
 INSTALL_HINT = "install the ray extra: pip install 'nas-harness[ray]'"
 

@@ -11,7 +11,7 @@ The baseline is read *before* the study runs:
 The study runs in a fresh folder, ``<study.output>/<UTC time>`` (never resumed
 from an earlier night, so every cost is measured again), writes its
 leaderboards and appends its history rows as any run does. The report's alarms
-are those of :mod:`harness.alarms` (cost alarms on CPU seconds, with a noise band
+are those of :mod:`nas_harness.track.alarms` (cost alarms on CPU seconds, with a noise band
 from the history's recent runs of the same study and config when the baseline
 comes from a history file); no baseline yet (the first night) is not an alarm,
 and golden values are checked regardless.
@@ -26,13 +26,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.alarms import Alarm, Noise, Thresholds, golden_alarms, history_noise, regression_alarms, unchecked_costs
-from harness.api import HarnessError
-from harness.compare import Comparison, compare_runs, format_comparison
-from harness.config import StudyConfig
-from harness.golden import ALARM, NOT_CHECKED, GoldenCheck, check_golden
-from harness.history import history_path, is_history_file, latest_group, read_history, runs_of
-from harness.runs import RunSummary, from_board, load_run, summary_from_group
+from nas_harness.api import HarnessError
+from nas_harness.config import StudyConfig
+from nas_harness.golden import ALARM, NOT_CHECKED, GoldenCheck, check_golden
+from nas_harness.run.world import World
+from nas_harness.track.alarms import (
+    Alarm,
+    Noise,
+    Thresholds,
+    golden_alarms,
+    history_noise,
+    regression_alarms,
+    unchecked_costs,
+)
+from nas_harness.track.compare import Comparison, compare_runs, format_comparison
+from nas_harness.track.history import history_path, is_history_file, latest_group, read_history, runs_of
+from nas_harness.track.publish import run_study
+from nas_harness.track.runs import RunSummary, from_board, load_run, summary_from_group
 
 
 @dataclass
@@ -125,7 +135,6 @@ def run_nightly(
     progress: bool = False,
 ) -> NightlyReport:
     """Run ``cfg`` in a fresh output folder and judge it against ``baseline`` and the golden values."""
-    from harness.runner import run_study
 
     thresholds = thresholds or Thresholds()
     base = resolve_baseline(cfg, baseline)
@@ -134,8 +143,6 @@ def run_nightly(
         raise HarnessError(f"{out} already holds a results store; nightly measures afresh, give a new --output")
     cfg = dataclasses.replace(cfg, output=str(out))
     if world_factory is None:
-        from harness.world import World
-
         world_factory = World
     world = world_factory(cfg)
     run_study(cfg, world=world, progress=progress)

@@ -5,9 +5,9 @@ rejects, a data root that does not exist) would otherwise surface inside the
 jobs: every row stored as failed under the config's hash. :func:`validated_world`
 finds them all first. It constructs (never prepares or trains) the benchmark,
 its search space, every estimator and every searcher once, and raises one
-:class:`~harness.api.ConfigError` listing each problem with its key, its value
+:class:`~nas_harness.api.ConfigError` listing each problem with its key, its value
 and what is accepted. The plain values (seeds, workers, study name, ...) are
-checked earlier, by :func:`harness.config.parse_config`.
+checked earlier, by :func:`nas_harness.config.parse_config`.
 
 Example::
 
@@ -23,9 +23,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from harness.api import ConfigError, HarnessError
-from harness.config import PluginRef, StudyConfig
-from harness.world import World, split_data_options
+from nas_harness.api import ConfigError, HarnessError
+from nas_harness.config import PluginRef, StudyConfig
+from nas_harness.run.world import World, split_data_options
 
 #: what a plugin's constructor raises for options it does not accept (``ConfigError`` is a ``ValueError``)
 REJECTIONS = (HarnessError, ValueError, TypeError, OSError)

@@ -15,17 +15,21 @@ import html
 import json
 import math
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from harness.api import ArchitectureError, Benchmark, BenchmarkError, Direction
-from harness.atomic import atomic_path, write_text_atomic
-from harness.config import BudgetPoint, PluginRef
-from harness.metrics import paired_difference, ranking_report
-from harness.store import OK, Store
-from harness.world import World
+from nas_harness.api import ArchitectureError, Benchmark, BenchmarkError, Direction
+from nas_harness.atomic import atomic_path, write_text_atomic
+from nas_harness.config import BudgetPoint, PluginRef
+from nas_harness.metrics import paired_difference, ranking_report
+from nas_harness.report.cells import format_cell
+from nas_harness.report.page import write_index, write_study_page
+from nas_harness.report.plots import write_plots
+from nas_harness.run.store import OK, Store
+from nas_harness.run.world import World
 
 
 def _truth(bench: Benchmark, world: World, arch: str) -> float:
@@ -306,15 +310,6 @@ def score_frame(store: Store, world: World) -> pd.DataFrame:
 
 
 # -- rendering ---------------------------------------------------------------------------
-def format_cell(value: Any) -> str:
-    """A table value as text, the same in every format: blank when unknown, floats to 4 significant digits."""
-    if value is None:
-        return ""  # not known (e.g. no noise ceiling for this benchmark)
-    if isinstance(value, float):
-        return "" if math.isnan(value) else f"{value:.4g}"
-    return str(value)
-
-
 def escape_markdown(value: Any) -> str:
     """A table cell that cannot break a Markdown table (pipes, newlines, backslashes) nor inject HTML into
     the rendered page (``<``, ``>`` and ``&`` become entities: labels and errors come from configs and plugins)."""
@@ -366,6 +361,45 @@ def _provenance_block(store: Store, world: World) -> dict[str, Any]:
     }
 
 
+@dataclass
+class Board:
+    """A study's leaderboard in memory: its tables by name (estimators, searchers, budget) and provenance."""
+
+    tables: dict[str, pd.DataFrame]
+    prov: dict[str, Any]
+
+
+def make_board(store: Store, world: World) -> Board:
+    """The tables and provenance of the study in ``store`` (nothing written)."""
+    tables = {"estimators": estimator_table(store, world)}
+    if world.cfg.searchers:
+        tables["searchers"] = searcher_table(store, world)
+    budget = budget_table(store, world)
+    if not budget.empty:
+        tables["budget"] = budget
+    return Board(tables, _provenance_block(store, world))
+
+
+def board_dir(world: World, out_dir: str | Path | None = None) -> Path:
+    """``<leaderboard_dir>/<study>`` (or ``<out_dir>/<study>``)."""
+    return Path(out_dir or world.cfg.leaderboard_dir) / world.cfg.name
+
+
+def write_tables(board: Board, out: Path, title: str) -> list[Path]:
+    """Each table as CSV, Markdown and JSON in ``out``; returns the files written."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, frame in board.tables.items():
+        csv_path, md_path, json_path = (out / f"{name}.{ext}" for ext in ("csv", "md", "json"))
+        with atomic_path(csv_path) as tmp:
+            frame.to_csv(tmp, index=False)
+        write_text_atomic(md_path, to_markdown(frame, f"{title}: {name}", board.prov))
+        payload = {"provenance": board.prov, "rows": json.loads(frame.to_json(orient="records"))}
+        write_text_atomic(json_path, json.dumps(payload, indent=2, default=str))
+        written += [csv_path, md_path, json_path]
+    return written
+
+
 def write_leaderboards(
     store: Store, world: World, out_dir: str | Path | None = None, plots: bool = True, html: bool = True
 ) -> list[Path]:
@@ -375,26 +409,10 @@ def write_leaderboards(
     The tables are written first: a failing plot or page is reported as a
     :class:`LeaderboardWarning` (and named on the page), never raised.
     """
-    out = Path(out_dir or world.cfg.leaderboard_dir) / world.cfg.name
-    out.mkdir(parents=True, exist_ok=True)
-    prov = _provenance_block(store, world)
-    written = []
-    tables = {"estimators": estimator_table(store, world)}
-    if world.cfg.searchers:
-        tables["searchers"] = searcher_table(store, world)
-    budget = budget_table(store, world)
-    if not budget.empty:
-        tables["budget"] = budget
-    for name, frame in tables.items():
-        csv_path, md_path, json_path = (out / f"{name}.{ext}" for ext in ("csv", "md", "json"))
-        with atomic_path(csv_path) as tmp:
-            frame.to_csv(tmp, index=False)
-        write_text_atomic(md_path, to_markdown(frame, f"{world.cfg.name}: {name}", prov))
-        payload = {"provenance": prov, "rows": json.loads(frame.to_json(orient="records"))}
-        write_text_atomic(json_path, json.dumps(payload, indent=2, default=str))
-        written += [csv_path, md_path, json_path]
+    board = make_board(store, world)
+    written = write_tables(board, board_dir(world, out_dir), world.cfg.name)
     if plots or html:
-        written += write_plots_and_pages(store, world, out_dir, tables, prov, plots=plots, html=html)
+        written += write_plots_and_pages(store, world, out_dir, board.tables, board.prov, plots=plots, html=html)
     return written
 
 
@@ -431,8 +449,6 @@ def write_plots_and_pages(
         return []
     if plots:
         try:
-            from harness.plots import write_plots
-
             history_path = out.parent / "history.csv"
             history = pd.read_csv(history_path) if history_path.is_file() else None
             budget = tables.get("budget")
@@ -446,8 +462,6 @@ def write_plots_and_pages(
     written = list(files.values())
     if html:
         try:
-            from harness.html_page import write_index, write_study_page
-
             written.append(write_study_page(out, world.cfg.name, tables, prov, files, errors))
             written.append(write_index(out.parent))
         except Exception as exc:

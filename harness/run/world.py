@@ -7,21 +7,16 @@ between processes: only the config and architecture strings travel.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import random
 from pathlib import Path
 from typing import Any
 
-from harness.api import Arch, Benchmark, ConfigError, Context, Estimator, SearchSpace
-from harness.config import PluginRef, StudyConfig
-from harness.registry import Registry, get_registry
-
-
-def derived_seed(*parts: object) -> int:
-    """A 63-bit seed derived from ``parts`` (stable across processes and Python runs)."""
-    digest = hashlib.sha256(":".join(map(str, parts)).encode()).digest()
-    return int.from_bytes(digest[:8], "big") >> 1
+from nas_harness.api import Arch, Benchmark, ConfigError, Context, Estimator, SearchSpace
+from nas_harness.config import PluginRef, StudyConfig
+from nas_harness.data import BatchProvider, load_dataset
+from nas_harness.registry import Registry, get_registry
+from nas_harness.seeding import derived_seed
 
 
 class World:
@@ -90,8 +85,6 @@ class World:
         if self.cfg.data is None:
             return None
         if seed not in self._providers:
-            from harness.data import BatchProvider, load_dataset
-
             loader_options, provider_options = split_data_options(self.cfg.data.options)
             if self._dataset is None:
                 self._dataset = load_dataset(self.cfg.data.name, **loader_options)

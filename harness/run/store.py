@@ -38,7 +38,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.api import HarnessError
+from nas_harness.api import HarnessError
 
 try:
     import fcntl

@@ -29,12 +29,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.api import HarnessError
-from harness.provenance import provenance
-from harness.runner import config_from_stored
-from harness.shards import ShardSpec, shard_of_runs
-from harness.store import Store
-from harness.world import World
+from nas_harness.api import HarnessError
+from nas_harness.config import STORE_FILENAME, config_from_stored
+from nas_harness.provenance import provenance
+from nas_harness.run.shards import ShardSpec, shard_of_runs
+from nas_harness.run.store import Store
+from nas_harness.run.world import World
 
 
 class MergeError(HarnessError):
@@ -57,7 +57,7 @@ class MergeOutcome:
     shards: list[Path]
     results: int = 0
     leaderboard_files: list[Path] = field(default_factory=list)
-    history: Any = None  # harness.history.HistoryRecord when the merge appended to the history file
+    history: Any = None  # nas_harness.track.history.HistoryRecord when the merge appended to the history file
 
 
 def find_shard_stores(output: str | Path) -> list[Path]:
@@ -130,11 +130,10 @@ def merge_shards(
     output: str | Path,
     stores: list[str | Path] | None = None,
     plugin_modules: dict[str, str] | None = None,
-    write_leaderboard: bool = True,
-    plots: bool = True,
     partial: bool = False,
 ) -> MergeOutcome:
-    """Merge shard stores into ``OUTPUT/results.sqlite`` and write the study's leaderboards.
+    """Merge shard stores into ``OUTPUT/results.sqlite`` (publishing it is the caller's job:
+    :func:`nas_harness.track.publish.merge_study` writes the leaderboards and the history row).
 
     ``partial`` merges shards that have not finished too (e.g. a long study stopped for the day):
     the leaderboard counts what is missing as failures, and its provenance names the unfinished
@@ -143,7 +142,7 @@ def merge_shards(
     paths = [Path(p) for p in stores] if stores else find_shard_stores(output)
     shards = sorted((read_shard(p) for p in paths), key=lambda s: s.spec.index)
     check_shards(shards, partial)
-    target = output / "results.sqlite"
+    target = output / STORE_FILENAME
     _check_target(target, shards[0].config_hash)
     config = {**shards[0].config, "output": str(output)}
     building = target.with_name("results.merging.sqlite")
@@ -174,18 +173,7 @@ def merge_shards(
     _remove_db(target, sidecars_only=True)  # the rename replaces the old store itself atomically
     os.replace(building, target)
     outcome = MergeOutcome(target, [s.path for s in shards], results)
-    if write_leaderboard:
-        from harness.leaderboard import write_leaderboards
-
-        store = Store(target)
-        try:
-            outcome.leaderboard_files = write_leaderboards(store, world, plots=plots)
-        finally:
-            store.close()
-        if cfg.history:  # a merged study is one run of it, as an unsharded run would have been
-            from harness.history import record_study
-
-            outcome.history = record_study(world)
+    outcome.world = world
     return outcome
 
 

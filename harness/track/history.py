@@ -17,7 +17,8 @@ one run appended form a *row group* numbered by the ``run`` column (1, 2, ...);
 
 Example::
 
-    record = record_study(world)                  # after write_leaderboards
+    board = make_board(store, world)              # nas_harness.report.leaderboard
+    record = record_study(world, board.tables["estimators"], board.prov)
     frame = read_history(record.path)
     group = select_group(frame, "latest", study="quickstart")
 """
@@ -36,12 +37,12 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from harness.api import HarnessError
-from harness.provenance import recorded_cpu
+from nas_harness.api import HarnessError
+from nas_harness.provenance import recorded_cpu
 
 if TYPE_CHECKING:
-    from harness.config import StudyConfig
-    from harness.world import World
+    from nas_harness.config import StudyConfig
+    from nas_harness.run.world import World
 
 try:  # POSIX: appends from concurrent studies are serialised with an advisory lock
     import fcntl
@@ -109,12 +110,10 @@ def utc_now() -> str:
 
 
 # -- writing ------------------------------------------------------------------------------
-def record_study(world: World, board_dir: str | Path | None = None) -> HistoryRecord:
-    """Append the study's estimator leaderboard (``<leaderboard_dir>/<study>``) to its history file."""
-    from harness.runs import read_board
-
+def record_study(world: World, estimators: pd.DataFrame, prov: dict[str, Any]) -> HistoryRecord:
+    """Append the study's estimator table (with its provenance) to the study's history file."""
     cfg = world.cfg
-    frame, prov = read_board(Path(board_dir or Path(cfg.leaderboard_dir) / cfg.name))
+    frame = estimators
     dataset = getattr(world.benchmark, "dataset", "") or ""
     return append_rows(history_path(cfg), rows_from_board(frame.to_dict("records"), prov, dataset, utc_now()))
 
