@@ -14,7 +14,7 @@ import itertools
 import pytest
 
 from nas_harness.data import BatchProvider, load_dataset
-from nas_harness.data import images as images_mod
+from nas_harness.data.dataset import clear_memo
 from tests.conftest import shared_data_dir
 
 
@@ -33,7 +33,7 @@ def cifar10_root():
 
 def test_decode_full_cifar10_targz(benchmark, cifar10_root, cache_dir):
     def decode():
-        images_mod.clear_memo()
+        clear_memo()
         return load_dataset("cifar10", root=cifar10_root, cache=True, cache_dir=cache_dir)
 
     ds = benchmark.pedantic(decode, rounds=1, iterations=1)
@@ -41,11 +41,11 @@ def test_decode_full_cifar10_targz(benchmark, cifar10_root, cache_dir):
 
 
 def test_load_cifar10_from_cache(benchmark, cifar10_root, cache_dir):
-    images_mod.clear_memo()
+    clear_memo()
     load_dataset("cifar10", root=cifar10_root, cache=True, cache_dir=cache_dir)  # make sure it is cached
 
     def from_cache():
-        images_mod.clear_memo()
+        clear_memo()
         return load_dataset("cifar10", root=cifar10_root, cache=True, cache_dir=cache_dir)
 
     ds = benchmark.pedantic(from_cache, rounds=3, iterations=1)
@@ -53,7 +53,7 @@ def test_load_cifar10_from_cache(benchmark, cifar10_root, cache_dir):
 
 
 def test_train_batch_64(benchmark, cifar10_root, cache_dir):
-    images_mod.clear_memo()
+    clear_memo()
     data = BatchProvider(load_dataset("cifar10", root=cifar10_root, cache=True, cache_dir=cache_dir), seed=0)
     counter = itertools.count()
     x, _ = benchmark(lambda: data.train_batch(next(counter), 64))

@@ -5,7 +5,7 @@ Run (under a minute; most of it writes the synthetic files)::
     python -m pytest benchmarks/bench_nb101_convert.py --benchmark-only -q -s
 
 A synthetic TFRecord file of 10,000 records in the official layout (3,334 valid random cells, three
-repeats each, 108 epochs; :func:`nas_harness.benchmarks.nb101_fixtures.random_records`) is converted by
+repeats each, 108 epochs; :func:`tests.helpers.nb101_fixtures.random_records`) is converted by
 :func:`nas_harness.benchmarks.nb101.convert_records` (CRC checks, record decoding, module-hash check,
 SHA-256, batched inserts). Memory comes from fresh processes: peak RSS (``VmHWM``) above the RSS
 before converting, and tracemalloc's peak of Python allocations; tracemalloc is also taken for a
@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from benchmarks.child_process import measure
-from nas_harness.benchmarks import nb101_fixtures as F
 from nas_harness.benchmarks.nb101 import convert_records
+from tests.helpers import nb101_fixtures as F
 
 MB = 1e6
 RECORDS = 10_000

@@ -7,7 +7,7 @@ Run (about 3 minutes, 2 GB of memory)::
 * the 15,625-row table: the reference table (``../shared/data/nb201/nb201_test_accuracy.csv`` or
   ``$NAS_HARNESS_SHARED_DATA``) when present, else a generated table of the same shape;
 * a synthetic full-size (15,625-architecture) NAS-Bench-201 v1.1 ``.pth`` (written by
-  :func:`nas_harness.benchmarks.nb201_fixtures.write_synthetic_nb201_pth`, or reused from
+  :func:`tests.helpers.nb201_fixtures.write_synthetic_nb201_pth`, or reused from
   ``$NB201_SYNTHETIC_PTH``) loaded through :class:`~nas_harness.benchmarks.nb201.NB201Results`, and for
   comparison through the bare ``NASBench201API``. Each memory figure comes from a fresh process:
   peak RSS (``ru_maxrss``), RSS retained after loading, and tracemalloc peak / retained (Python
@@ -29,9 +29,9 @@ import psutil
 import pytest
 
 from benchmarks.child_process import measure
-from nas_harness.benchmarks import nb201_fixtures as F
 from nas_harness.benchmarks.table import NB201TableBenchmark
 from nas_harness.spaces import nb201 as S
+from tests.helpers import nb201_fixtures as F
 
 ROOT = Path(__file__).resolve().parents[1]
 MB = 1e6
@@ -55,7 +55,7 @@ def synthetic_pth(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if given and Path(given).is_file():
         return Path(given)
     path = tmp_path_factory.mktemp("synthetic") / "NAS-Bench-201-v1_1-synthetic.pth"
-    code = f"import nas_harness.benchmarks.nb201_fixtures as F; F.write_synthetic_nb201_pth({str(path)!r})"
+    code = f"import tests.helpers.nb201_fixtures as F; F.write_synthetic_nb201_pth({str(path)!r})"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)  # keeps the writer's memory out of ours
     return path
 

@@ -14,14 +14,15 @@ from __future__ import annotations
 import abc
 import enum
 import random
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:  # torch is heavy; the core imports it only where it is used
     import torch
 
 Arch = Hashable
+CapabilityT = TypeVar("CapabilityT")
 
 
 class HarnessError(Exception):
@@ -67,6 +68,17 @@ class ChoicePoint:
 class SearchSpace(abc.ABC):
     """Names architectures and builds networks for them.
 
+    The core, which every space implements, is four methods: :meth:`parse`, :meth:`to_str`,
+    :meth:`sample` and :meth:`build`; :meth:`size` (None unless overridden) and
+    :meth:`sample_unique` follow from them. Everything else a space may offer is a *capability*:
+    a small protocol (:class:`Enumerable`, :class:`Indexed`, :class:`Mutable`, :class:`Recombinable`,
+    :class:`HasNeighbours`, :class:`HasChoicePoints`, :class:`WeightSharing`,
+    :class:`MultiPathLabels`) that a space has when it defines the protocol's methods, checked with
+    ``isinstance(space, Capability)``. A space may also list the capabilities it has among its base
+    classes, which makes forgetting one of their methods an error when the class is instantiated.
+    Code that needs a capability asks with :func:`require`, which raises a :class:`CapabilityError`
+    naming the space and the capability it lacks.
+
     Example::
 
         space = registry.search_space("nb201")
@@ -74,9 +86,13 @@ class SearchSpace(abc.ABC):
                            "|skip_connect~0|nor_conv_3x3~1|skip_connect~2|")
         space.to_str(arch)           # canonical string, round-trips
         model = space.build(arch, C=16, N=5, num_classes=10)
+        isinstance(space, WeightSharing)  # True: SPOS and MixPath can train a supernet over it
     """
 
     name: str = ""
+    #: why the space lacks a capability, keyed by the capability's class name (e.g. ``"WeightSharing"``):
+    #: :func:`require` adds it to the error, e.g. to point at a related space that has it
+    capability_notes: ClassVar[Mapping[str, str]] = {}
 
     @abc.abstractmethod
     def parse(self, text: str) -> Arch:
@@ -86,17 +102,17 @@ class SearchSpace(abc.ABC):
     def to_str(self, arch: Arch) -> str:
         """The canonical string form of ``arch`` (inverse of :meth:`parse`)."""
 
-    def size(self) -> int | None:
-        """Number of architectures, or None when it is not finite or not known."""
-        return None
-
-    def enumerate(self) -> Iterator[Arch]:
-        """Every architecture in canonical order (only for finite spaces)."""
-        raise NotImplementedError(f"search space {self.name!r} cannot be enumerated")
-
     @abc.abstractmethod
     def sample(self, rng: random.Random) -> Arch:
         """One architecture drawn from ``rng`` (uniform unless documented)."""
+
+    @abc.abstractmethod
+    def build(self, arch: Arch, **net_cfg: Any) -> torch.nn.Module:
+        """A freshly initialised network for ``arch``."""
+
+    def size(self) -> int | None:
+        """Number of architectures, or None when it is not finite or not known."""
+        return None
 
     def sample_unique(self, n: int, rng: random.Random) -> list[Arch]:
         """``n`` distinct architectures; raises if the space holds fewer."""
@@ -108,43 +124,89 @@ class SearchSpace(abc.ABC):
             seen.setdefault(self.sample(rng))
         return list(seen)
 
+
+# -- capabilities of search spaces -------------------------------------------------------------------
+# Each is a runtime-checkable protocol: ``isinstance(space, Enumerable)`` is True when the space defines
+# its methods, whether or not its class lists the protocol as a base. The methods are abstract so that a
+# class that does list one cannot be instantiated without them.
+
+
+@runtime_checkable
+class Enumerable(Protocol):
+    """A finite space that can list every architecture."""
+
+    @abc.abstractmethod
+    def enumerate(self) -> Iterator[Arch]:
+        """Every architecture in canonical order."""
+
+    @abc.abstractmethod
+    def size(self) -> int:
+        """Number of architectures (an int, never None, in an enumerable space)."""
+
+
+@runtime_checkable
+class Indexed(Enumerable, Protocol):
+    """An enumerable space whose architectures have dense indices ``0 .. size() - 1``."""
+
+    @abc.abstractmethod
+    def index(self, arch: Arch) -> int:
+        """The index of ``arch``."""
+
+    @abc.abstractmethod
+    def from_index(self, index: int) -> Arch:
+        """Inverse of :meth:`index`."""
+
+
+@runtime_checkable
+class Mutable(Protocol):
+    """A space with a local edit, e.g. for regularized evolution."""
+
     @abc.abstractmethod
     def mutate(self, arch: Arch, rng: random.Random) -> Arch:
         """A different architecture one local edit away from ``arch``."""
 
-    def crossover(self, a: Arch, b: Arch, rng: random.Random) -> Arch:
-        """A child that takes each choice from one of its parents."""
-        raise NotImplementedError(f"search space {self.name!r} has no crossover")
 
-    def neighbours(self, arch: Arch) -> list[Arch]:
-        """Every architecture one local edit away from ``arch``."""
-        raise NotImplementedError(f"search space {self.name!r} has no neighbours")
-
-    def choice_points(self) -> list[ChoicePoint]:
-        """The space's choice points, for weight-sharing supernets."""
-        raise NotImplementedError(f"search space {self.name!r} exposes no choice points")
-
-    def to_choices(self, arch: Arch) -> tuple[int, ...]:
-        """``arch`` as one option index per choice point."""
-        raise NotImplementedError(f"search space {self.name!r} exposes no choice points")
-
-    def from_choices(self, choices: Sequence[int]) -> Arch:
-        """Inverse of :meth:`to_choices`."""
-        raise NotImplementedError(f"search space {self.name!r} exposes no choice points")
+@runtime_checkable
+class Recombinable(Protocol):
+    """A space that can cross two architectures over."""
 
     @abc.abstractmethod
-    def build(self, arch: Arch, **net_cfg: Any) -> torch.nn.Module:
-        """A freshly initialised network for ``arch``."""
+    def crossover(self, a: Arch, b: Arch, rng: random.Random) -> Arch:
+        """A child that takes each choice from one of its parents."""
 
-    def format_labels(self, labels: Sequence[str]) -> str:
-        """The space's string layout with ``labels[i]`` in place of choice point ``i``'s option name
-        (multi-path variants write several options there)."""
-        raise NotImplementedError(f"search space {self.name!r} has no label-level string form")
 
-    def parse_labels(self, text: str) -> list[str]:
-        """Inverse of :meth:`format_labels`: one label per choice point (layout checked, labels not)."""
-        raise NotImplementedError(f"search space {self.name!r} has no label-level string form")
+@runtime_checkable
+class HasNeighbours(Protocol):
+    """A space that can list an architecture's neighbourhood, e.g. for local search."""
 
+    @abc.abstractmethod
+    def neighbours(self, arch: Arch) -> list[Arch]:
+        """Every architecture one local edit away from ``arch``."""
+
+
+@runtime_checkable
+class HasChoicePoints(Protocol):
+    """A space whose architectures are one option per choice point (SPOS evolution, TE-NAS pruning)."""
+
+    @abc.abstractmethod
+    def choice_points(self) -> list[ChoicePoint]:
+        """The space's choice points."""
+
+    @abc.abstractmethod
+    def to_choices(self, arch: Arch) -> tuple[int, ...]:
+        """``arch`` as one option index per choice point."""
+
+    @abc.abstractmethod
+    def from_choices(self, choices: Sequence[int]) -> Arch:
+        """Inverse of :meth:`to_choices`; raises :class:`ArchitectureError` for a combination that is not an
+        architecture of the space."""
+
+
+@runtime_checkable
+class WeightSharing(HasChoicePoints, Protocol):
+    """A space with choice points and a weight-sharing supernet over them (SPOS, MixPath)."""
+
+    @abc.abstractmethod
     def build_supernet(self, **net_cfg: Any) -> torch.nn.Module:
         """A weight-sharing network holding every option of every choice point.
 
@@ -152,7 +214,76 @@ class SearchSpace(abc.ABC):
         (:mod:`nas_harness.spaces.masks`): one per choice point computes the network of
         that architecture, so SPOS and MixPath stay generic over spaces.
         """
-        raise NotImplementedError(f"search space {self.name!r} has no weight-sharing supernet")
+
+
+@runtime_checkable
+class MultiPathLabels(Protocol):
+    """A space with a label-level string form, so that multi-path variants
+    (:class:`nas_harness.spaces.multipath.MultiPathSpace`) can name their architectures."""
+
+    @abc.abstractmethod
+    def format_labels(self, labels: Sequence[str]) -> str:
+        """The space's string layout with ``labels[i]`` in place of choice point ``i``'s option name
+        (multi-path variants write several options there)."""
+
+    @abc.abstractmethod
+    def parse_labels(self, text: str) -> list[str]:
+        """Inverse of :meth:`format_labels`: one label per choice point (layout checked, labels not)."""
+
+
+#: every capability a search space may have, in the order :func:`capabilities` lists them
+CAPABILITIES: tuple[type, ...] = (
+    Enumerable, Indexed, Mutable, Recombinable, HasNeighbours, HasChoicePoints, WeightSharing, MultiPathLabels
+)  # fmt: skip
+
+
+class CapabilityError(ConfigError, NotImplementedError):
+    """A search space lacks a capability that an estimator, searcher or study needs.
+
+    A :class:`ConfigError` (the study pairs things that do not fit) and, for code written against
+    the optional methods that used to raise it, a :class:`NotImplementedError`.
+    """
+
+
+def capability_methods(capability: type) -> tuple[str, ...]:
+    """The methods that make up ``capability`` (its own and those of the capabilities it extends)."""
+    names: dict[str, None] = {}
+    for cls in reversed(capability.__mro__):
+        if cls in CAPABILITIES or cls is capability:
+            names.update((n, None) for n, v in vars(cls).items() if callable(v) and not n.startswith("_"))
+    return tuple(names)
+
+
+def capabilities(space: SearchSpace) -> list[str]:
+    """The names of the capabilities ``space`` has (of :data:`CAPABILITIES`)."""
+    return [cap.__name__ for cap in CAPABILITIES if isinstance(space, cap)]
+
+
+def missing_capability(space: Any, capability: type, who: str) -> str:
+    """The message of the error :func:`require` raises: the space, the capability and its methods, and who
+    needs it, followed by the space's note on why it lacks it (:attr:`SearchSpace.capability_notes`)."""
+    name = getattr(space, "name", "") or type(space).__name__
+    text = (
+        f"{who} needs a search space with the {capability.__name__} capability "
+        f"({', '.join(capability_methods(capability))}); search space {name!r} does not have it"
+    )
+    notes = getattr(space, "capability_notes", None) or {}
+    note = next((notes[c.__name__] for c in capability.__mro__ if c.__name__ in notes), None)
+    return f"{text}: {note}" if note else text
+
+
+def require(space: Any, capability: type[CapabilityT], who: str) -> CapabilityT:
+    """``space`` when it has ``capability``, else a :class:`CapabilityError` saying that ``who`` (e.g.
+    ``"estimator 'spos.supernet'"``) needs it.
+
+    Example::
+
+        space = require(ctx.space, WeightSharing, f"estimator {self.name!r}")
+        net = space.build_supernet(C=16, N=5)
+    """
+    if not isinstance(space, capability):
+        raise CapabilityError(missing_capability(space, capability, who))
+    return space
 
 
 class Benchmark(abc.ABC):

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
 import traceback
+from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import nas_harness
 from nas_harness.api import HarnessError
 from nas_harness.benchmarks.nb101 import convert_records
 from nas_harness.benchmarks.nb101_convert import official_name
-from nas_harness.config import check_device, config_from_stored, load_config
+from nas_harness.config import DEFAULT_CONFIG, check_device, config_from_stored, load_config, shipped_config_names
 from nas_harness.groundtruth.benchmark import GroundTruthBenchmark
 from nas_harness.groundtruth.build import build_groundtruth, load_groundtruth_config
 from nas_harness.options import check_int
-from nas_harness.registry import KINDS, get_registry
+from nas_harness.registry import KINDS, Registry, get_registry
 from nas_harness.report.leaderboard import estimator_table, searcher_table, to_markdown, write_leaderboards
 from nas_harness.run.shards import ShardSpec
 from nas_harness.run.store import OK, Store
@@ -32,9 +35,9 @@ from nas_harness.track.runs import load_run
 if TYPE_CHECKING:
     from nas_harness.run.runner import StudyOutcome
 
-DEFAULT_CONFIG = Path("configs/quickstart.toml")
+DISTRIBUTION = "nas-harness"
 
-# Exit codes (README "Exit codes"): scripts and CI tell these apart.
+# Exit codes (docs/configs.md, "Exit codes"): scripts and CI tell these apart.
 EXIT_OK = 0  # done
 EXIT_CHECK_FAILED = 1  # nightly found a regression; plugins --strict found a plugin that failed to load
 EXIT_USAGE = 2  # bad arguments or config (argparse exits 2 too); nothing was run
@@ -267,8 +270,56 @@ def _cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def version() -> str:
+    """The installed distribution's version (``nas_harness.__version__`` when it is not installed)."""
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        return nas_harness.__version__
+
+
+def plugins_report(reg: Registry) -> dict[str, Any]:
+    """What ``nas-harness plugins`` shows, as JSON-ready data (``plugins --json``)."""
+    plugins = []
+    for name, info in sorted(reg.plugins.items()):
+        registered: dict[str, list[str]] = {kind: [] for kind in KINDS}
+        for kind, item in info.registered:
+            registered.setdefault(kind, []).append(item)
+        golden = [
+            {
+                "estimator": g.estimator,
+                "benchmark": g.benchmark,
+                "tau": g.tau,
+                "tolerance": g.tolerance,
+                "options": g.options,
+            }
+            for g in reg.golden
+            if g.plugin == name
+        ]
+        plugins.append(
+            {
+                "name": name,
+                "version": info.version,
+                "source": info.source,
+                "builtin": info.builtin,
+                "registered": registered,
+                "golden_values": golden,
+                "error": info.error,  # failures and skipped registrations, as the text output's ERROR line
+            }
+        )
+    return {
+        "plugins": plugins,
+        "allow_list": None if reg.allow is None else sorted(reg.allow),
+        "block_list": sorted(reg.block),
+    }
+
+
 def _cmd_plugins(args: argparse.Namespace) -> int:
     reg = get_registry()
+    code = EXIT_CHECK_FAILED if reg.failures and args.strict else EXIT_OK
+    if args.json:
+        print(json.dumps(plugins_report(reg), indent=2))
+        return code
     if not reg.plugins:
         print("no plugins found in entry-point group 'nas_harness'")
     for name, info in sorted(reg.plugins.items()):
@@ -284,7 +335,7 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
         print(f"allow-list: {', '.join(sorted(reg.allow))}")
     if reg.block:
         print(f"block-list: {', '.join(sorted(reg.block))}")
-    return EXIT_CHECK_FAILED if reg.failures and args.strict else EXIT_OK
+    return code
 
 
 def _listing(kinds: tuple[str, ...]):
@@ -305,10 +356,18 @@ def build_parser() -> argparse.ArgumentParser:
         prog="nas-harness",
         description="Benchmark NAS methods: rank architectures against ground truth, publish leaderboards.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    shipped = ", ".join(shipped_config_names())
     run = sub.add_parser("run", help="run a study from a TOML config", description="Run (or continue) a study.")
-    run.add_argument("config", nargs="?", default=str(DEFAULT_CONFIG), help=f"study config (default {DEFAULT_CONFIG})")
+    run.add_argument(
+        "config",
+        nargs="?",
+        default=DEFAULT_CONFIG,
+        help=f"a TOML file, or the name of a shipped config ({shipped}); default {DEFAULT_CONFIG}. "
+        "Its output folders are relative to the working directory",
+    )
     run.add_argument("--output", help="results folder (overrides study.output)")
     run.add_argument("--leaderboard-dir", help="leaderboard folder (overrides study.leaderboard_dir)")
     run.add_argument("--executor", choices=["local", "process", "ray"], help="overrides study.executor")
@@ -417,6 +476,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     plugins = sub.add_parser("plugins", help="list plugins, versions and what each registered")
     plugins.add_argument("--strict", action="store_true", help="exit 1 if any plugin failed to load")
+    plugins.add_argument("--json", action="store_true", help="print the listing as JSON (for scripts)")
     plugins.set_defaults(func=_cmd_plugins)
 
     listings = {
@@ -460,7 +520,9 @@ def _add_history_commands(sub) -> None:
         "otherwise print one line and exit 0. "
         f"Errors exit 2. {runs}",
     )
-    nightly.add_argument("config", help="study config (e.g. configs/nightly.toml)")
+    nightly.add_argument(
+        "config", help="study config: a TOML file (e.g. configs/nightly.toml) or a shipped config's name"
+    )
     nightly.add_argument(
         "--baseline",
         help="a history file (its latest run of the same study and config hash) or a RUN; "

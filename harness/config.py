@@ -1,6 +1,6 @@
 """Study configuration: a TOML file, validated into dataclasses with readable errors.
 
-Example (``configs/quickstart.toml`` is a complete one)::
+Example (the shipped ``nas_harness/configs/quickstart.toml`` is a complete one)::
 
     [study]
     name = "nb201-cifar10"
@@ -17,6 +17,10 @@ Example (``configs/quickstart.toml`` is a complete one)::
 
 String values may reference environment variables as ``${NAME}`` (or
 ``${NAME:-default}``); an unset variable without a default is an error.
+
+:func:`load_config` takes a path, or the bare name of a config that ships inside the package
+(``quickstart``: see :func:`resolve_config`). Relative folders in a config (``study.output``,
+``study.leaderboard_dir``) are relative to the working directory, wherever the file lies.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import os
 import re
 import tomllib
 from dataclasses import asdict, dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -318,17 +323,76 @@ def _check_values(cfg: StudyConfig, source: str) -> None:
             )
 
 
-def load_config(path: str | Path) -> StudyConfig:
-    """Read and validate a TOML study config."""
-    path = Path(path)
+#: The package whose ``*.toml`` files are the shipped study configs (package data of the wheel).
+SHIPPED_CONFIGS = "nas_harness.configs"
+#: What ``nas-harness run`` runs without a config: the shipped quickstart.
+DEFAULT_CONFIG = "quickstart"
+
+
+def shipped_configs_dir() -> Path:
+    """The folder of the shipped study configs (inside the installed package)."""
+    return Path(str(resources.files(SHIPPED_CONFIGS)))
+
+
+def shipped_config_names() -> list[str]:
+    """Names of the shipped study configs, each runnable as ``nas-harness run NAME``."""
+    return sorted(p.stem for p in shipped_configs_dir().glob("*.toml"))
+
+
+def _shipped_hint() -> str:
+    return (
+        f"shipped configs (run by name, e.g. `nas-harness run {DEFAULT_CONFIG}`): {', '.join(shipped_config_names())}"
+    )
+
+
+def is_config_name(config: str | os.PathLike[str]) -> bool:
+    """Whether ``config`` is a bare name (no path separator, no ``.toml``) rather than a path."""
+    text = os.fspath(config)
+    separators = {"/", os.sep, *([os.altsep] if os.altsep else [])}
+    return text not in ("", ".", "..") and not any(sep in text for sep in separators) and not text.endswith(".toml")
+
+
+def resolve_config(config: str | os.PathLike[str]) -> Path:
+    """The file a config argument names.
+
+    A path names itself (relative to the working directory). A bare name (``quickstart``: no path separator, no
+    ``.toml``) names the shipped config of that name, unless a file of that exact name is in the working directory.
+    A bare name that is neither is an error listing the shipped names."""
+    path = Path(config)
+    if not is_config_name(config) or path.is_file():
+        return path
+    shipped = shipped_configs_dir() / f"{os.fspath(config)}.toml"
+    if shipped.is_file():
+        return shipped
+    raise ConfigError(
+        f"config file {path} does not exist (no such file in {Path.cwd()}, and no shipped config of that name); "
+        f"{_shipped_hint()}"
+    )
+
+
+def config_source(path: Path) -> str:
+    """How a config's provenance names its file: the path as given, or ``nas_harness/configs/NAME.toml`` for a
+    shipped one (the same on every machine and install, not the site-packages path)."""
+    try:
+        shipped = path.resolve().parent == shipped_configs_dir().resolve()
+    except OSError:
+        shipped = False
+    return f"{SHIPPED_CONFIGS.replace('.', '/')}/{path.name}" if shipped else str(path)
+
+
+def load_config(path: str | os.PathLike[str]) -> StudyConfig:
+    """Read and validate a TOML study config: a path, or a shipped config's name (see :func:`resolve_config`).
+
+    The config hash does not depend on where the file lies (``StudyConfig.source`` is not hashed)."""
+    path = resolve_config(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist") from None
+        raise ConfigError(f"config file {path} does not exist; {_shipped_hint()}") from None
     except UnicodeDecodeError as exc:
         raise ConfigError(
             f"config file {path} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
-            "a study config is a TOML file such as configs/quickstart.toml"
+            f"a study config is a TOML file such as the shipped {SHIPPED_CONFIGS.replace('.', '/')}/quickstart.toml"
         ) from None
     except OSError as exc:  # a folder, no permission, ...
         raise ConfigError(f"config file {path} cannot be read: {exc.strerror or exc}") from None
@@ -336,7 +400,7 @@ def load_config(path: str | Path) -> StudyConfig:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
-    return parse_config(raw, str(path))
+    return parse_config(raw, config_source(path))
 
 
 def config_from_stored(stored: dict[str, Any], source: str) -> StudyConfig:

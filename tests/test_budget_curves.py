@@ -15,7 +15,7 @@ from nas_harness.api import ConfigError, Context, HarnessError
 from nas_harness.cli import main
 from nas_harness.config import parse_config
 from nas_harness.data import BatchProvider
-from nas_harness.data.images import DataError, ImageDataset
+from nas_harness.data.dataset import DataError, ImageDataset
 from nas_harness.run.shards import ShardPlan, ShardSpec
 from nas_harness.run.store import Store
 from nas_harness.run.world import World

@@ -81,7 +81,10 @@ def test_load_config_errors(tmp_path):
         load_config(bad)
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.toml")), ids=lambda p: p.name)
+SHIPPED = sorted((ROOT / "harness" / "configs").glob("*.toml"))  # inside the package: nas-harness run NAME
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.toml")) + SHIPPED, ids=lambda p: p.name)
 def test_shipped_configs_load_and_name_registered_plugins(path, monkeypatch):
     from nas_harness.registry import get_registry
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import io
 import os
 import pickle
 import sys
@@ -22,13 +24,14 @@ from nas_harness.data import (
     DataError,
     ImageDataset,
     candidate_paths,
+    layouts,
     load_cifar_batches,
     load_dataset,
     load_image_folder,
     load_image_tar,
     random_crop_flip,
 )
-from nas_harness.data import images as images_mod
+from nas_harness.data.dataset import clear_memo
 
 Image = pytest.importorskip("PIL.Image")
 
@@ -42,9 +45,9 @@ def isolated_env(tmp_path, monkeypatch):
     monkeypatch.setenv("NAS_HARNESS_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("NAS_HARNESS_DATA", raising=False)
     monkeypatch.delenv("NAS_HARNESS_DOWNLOAD", raising=False)
-    images_mod.clear_memo()
+    clear_memo()
     yield
-    images_mod.clear_memo()
+    clear_memo()
 
 
 # --------------------------------------------------------------------------- fixture data
@@ -177,16 +180,73 @@ def test_tar_long_names_and_any_member_order(tmp_path):
         assert_matches(ds, imgs, limit=2)
 
 
-def test_tarfile_fallback_gives_the_same(tmp_path, tree, monkeypatch):
+def add_member(tf: tarfile.TarFile, name: str, data: bytes | None = None, kind=tarfile.REGTYPE, link: str = ""):
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = kind, link
+    if data is None:
+        tf.addfile(info)
+    else:
+        info.size = len(data)
+        tf.addfile(info, io.BytesIO(data))
+
+
+def png_bytes(arr: np.ndarray) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(arr).save(out, "png")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("limit", [None, 2, {"train": 3, "test": 1}])
+def test_tar_and_folder_load_identical_tensors(tmp_path, tree, limit):
+    _, root = tree
+    path = write_tar(tmp_path / "toy.tar.gz", root, "toy-png", reverse=True)  # members in reverse order
+    from_tar = load_image_tar(path, "toy", limit_per_class=limit, cache=False)
+    from_folder = load_image_folder(root, "toy", limit_per_class=limit, cache=False)
+    assert from_tar.class_names == from_folder.class_names
+    for split in ("train", "test"):
+        for got, want in zip(from_tar.split(split), from_folder.split(split), strict=True):
+            assert got.dtype == want.dtype and torch.equal(got, want)
+
+
+def test_tar_never_writes_and_skips_what_is_not_an_image_of_the_tree(tmp_path, tree):
+    """Path-traversal names outside the tree, links, devices, text files and hidden files are skipped."""
     imgs, root = tree
-    path = write_tar(tmp_path / "toy.tar.gz", root, "toy")
+    path = write_tar(tmp_path / "toy.tar", root, "toy")
+    with tarfile.open(path, "a") as tf:
+        add_member(tf, "../evil.png", png_bytes(np.zeros((8, 8, 3), np.uint8)))  # too shallow for a tree
+        add_member(tf, "../../etc/passwd", b"root:x:0:0")
+        add_member(tf, "toy/train/cat/notes.txt", b"not an image")
+        add_member(tf, "toy/train/cat/.hidden.png", b"not an image either")
+        add_member(tf, "toy/train/cat/link.png", kind=tarfile.SYMTYPE, link="/etc/passwd")
+        add_member(tf, "toy/train/cat/hard.png", kind=tarfile.LNKTYPE, link="toy/train/cat/0000.png")
+        add_member(tf, "toy/train/cat/fifo.png", kind=tarfile.FIFOTYPE)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    assert_matches(load_image_tar(path, "toy", cache=False), imgs)
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before  # nothing extracted
 
-    def unsupported(path):
-        raise images_mod._UnsupportedTarError("forced")
-        yield
 
-    monkeypatch.setattr(images_mod, "_fast_tar_members", unsupported)
-    assert_matches(load_image_tar(path, "toy", limit_per_class=3, cache=False), imgs, limit=3)
+def test_tar_member_outside_the_tree_or_undecodable_is_a_data_error_naming_it(tmp_path, tree):
+    _, root = tree
+    escaping = write_tar(tmp_path / "escaping.tar", root, "toy")
+    with tarfile.open(escaping, "a") as tf:  # an image tree reached through "..": a second tree, refused
+        add_member(tf, "toy/../../train/cat/evil.png", png_bytes(np.zeros((8, 8, 3), np.uint8)))
+    with pytest.raises(DataError, match=r"several folders.*toy/\.\./\.\./train/cat/evil\.png"):
+        load_image_tar(escaping, "toy", cache=False)
+    broken = write_tar(tmp_path / "broken.tar", root, "toy")
+    with tarfile.open(broken, "a") as tf:
+        add_member(tf, "toy/train/cat/9999.png", b"not a png")
+    with pytest.raises(DataError, match=r"cannot decode toy/train/cat/9999\.png"):
+        load_image_tar(broken, "toy", cache=False)
+
+
+def test_tar_in_a_multi_member_gzip(tmp_path, tree):
+    """bgzip and concatenating writers split the stream into several gzip members: all of them are read."""
+    imgs, root = tree
+    plain = write_tar(tmp_path / "toy.tar", root, "toy").read_bytes()
+    third = len(plain) // 3
+    path = tmp_path / "multi.tar.gz"
+    path.write_bytes(b"".join(gzip.compress(plain[i : i + third]) for i in range(0, len(plain), third)))
+    assert_matches(load_image_tar(path, "toy", cache=False), imgs)
 
 
 def test_corrupt_tar_is_a_data_error(tmp_path):
@@ -194,6 +254,11 @@ def test_corrupt_tar_is_a_data_error(tmp_path):
     bad.write_bytes(b"\x1f\x8b" + b"not really gzip" * 10)
     with pytest.raises(DataError, match=r"bad\.tar\.gz"):
         load_image_tar(bad, "toy", cache=False)
+    whole = write_tar(tmp_path / "whole.tar.gz", write_tree(tmp_path / "t", make_images()), "toy").read_bytes()
+    cut = tmp_path / "cut.tar.gz"
+    cut.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(DataError, match=r"cut\.tar\.gz"):
+        load_image_tar(cut, "toy", cache=False)
 
 
 def test_jpeg_tree_decodes_close(tmp_path):
@@ -337,16 +402,16 @@ def test_cache_is_used_and_invalidated(tmp_path, tree, monkeypatch):
     ds = load_image_tar(path, "toy", limit_per_class=3)
     files = list((tmp_path / "cache" / "decoded").glob("*.npz"))
     assert len(files) == 1
-    images_mod.clear_memo()
+    clear_memo()
 
     def no_decoding(*a, **k):
         raise AssertionError("decoded although a valid cache file exists")
 
-    monkeypatch.setattr(images_mod, "_decode_all", no_decoding)
+    monkeypatch.setattr(layouts, "decode_all", no_decoding)
     again = load_image_tar(path, "toy", limit_per_class=3)
     assert again.key == ds.key
     assert_matches(again, imgs, limit=3)
-    images_mod.clear_memo()
+    clear_memo()
     st = path.stat()
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # the source changed: the cache is stale
     with pytest.raises(AssertionError, match="decoded although"):
@@ -440,11 +505,11 @@ def test_pickled_recipe_reloads_and_detects_a_changed_source(tmp_path, tree):
     path = write_tar(tmp_path / "toy.tar.gz", root, "toy")
     data = BatchProvider(load_image_tar(path, "toy"), seed=1, valid_size=3)
     blob = pickle.dumps(data)
-    images_mod.clear_memo()
+    clear_memo()
     back = pickle.loads(blob)
     assert back.dataset is not data.dataset  # really re-read
     assert torch.equal(back.train_batch(2, 4)[0], data.train_batch(2, 4)[0])
-    images_mod.clear_memo()
+    clear_memo()
     st = path.stat()
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
     with pytest.raises(DataError, match="changed since"):

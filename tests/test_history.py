@@ -20,7 +20,7 @@ import pytest
 
 from nas_harness import registry as registry_module
 from nas_harness.cli import main
-from nas_harness.config import load_config
+from nas_harness.config import load_config, resolve_config
 from nas_harness.golden import ALARM, NOT_CHECKED, OK, check_golden
 from nas_harness.hookspecs import hookimpl
 from nas_harness.measure import measure
@@ -501,7 +501,7 @@ def test_golden_checks_report_ok_alarm_and_not_checked(tmp_path):
 
 
 def _quickstart_options() -> dict[str, dict]:
-    raw = tomllib.loads((ROOT / "configs" / "quickstart.toml").read_text(encoding="utf-8"))
+    raw = tomllib.loads(resolve_config("quickstart").read_text(encoding="utf-8"))
     return {e["name"]: e.get("options", {}) for e in raw["estimators"]}
 
 

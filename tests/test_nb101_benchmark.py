@@ -1,7 +1,7 @@
 """NAS-Bench-101 ground truth without TensorFlow: TFRecord framing, the official record layout, the
 conversion into an SQLite store, and the benchmark over stores, TFRecord, JSON and CSV files.
 
-Fixtures are written in code in the exact official layout (nas_harness.benchmarks.nb101_fixtures) and read
+Fixtures are written in code in the exact official layout (tests.helpers.nb101_fixtures) and read
 back through the real reader and converter.
 """
 
@@ -21,7 +21,6 @@ import pytest
 
 from nas_harness.api import BenchmarkError
 from nas_harness.benchmarks import nb101_convert
-from nas_harness.benchmarks import nb101_fixtures as F
 from nas_harness.benchmarks.nb101 import NB101Benchmark, convert_records, detect_format
 from nas_harness.benchmarks.nb101_records import (
     EvaluationData,
@@ -38,6 +37,7 @@ from nas_harness.benchmarks.nb101_records import (
 from nas_harness.benchmarks.tfrecord import frame, iter_records, masked_crc, write_records
 from nas_harness.cli import main
 from nas_harness.spaces import nb101 as S
+from tests.helpers import nb101_fixtures as F
 
 CELLS = [S.make_cell(m, o) for m, o in F.FIXTURE_CELLS]
 #: a valid cell that is not among the fixtures

@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 import torch
 
-from nas_harness.api import ArchitectureError, Context
+from nas_harness.api import ArchitectureError, CapabilityError, Context
 from nas_harness.registry import get_registry
 from nas_harness.spaces.masked import MaskedNetwork
 from nas_harness.spaces.masks import single_path_mask
@@ -176,15 +176,15 @@ def s4_graphs():
 
 @pytest.fixture
 def s4_records(tmp_path):
-    from nas_harness.benchmarks.nb101_fixtures import fixture_records, write_nb101_tfrecord
+    from tests.helpers.nb101_fixtures import fixture_records, write_nb101_tfrecord
 
     graphs = s4_graphs()
     return write_nb101_tfrecord(tmp_path / "s4.tfrecord", fixture_records(graphs, epochs=(108,))), graphs
 
 
 def test_s4_benchmark_answers_with_the_nb101_record_of_each_cell(s4_records):
-    from nas_harness.benchmarks.nb101_fixtures import fixture_run
     from nas_harness.benchmarks.nb101_s4 import NB101S4Benchmark
+    from tests.helpers.nb101_fixtures import fixture_run
 
     path, graphs = s4_records
     bench = NB101S4Benchmark(path=path, progress=False)
@@ -198,8 +198,8 @@ def test_s4_benchmark_answers_with_the_nb101_record_of_each_cell(s4_records):
 
 def test_s4_benchmark_refuses_a_table_without_s4_cells(tmp_path):
     from nas_harness.api import BenchmarkError
-    from nas_harness.benchmarks.nb101_fixtures import fixture_records, write_nb101_tfrecord
     from nas_harness.benchmarks.nb101_s4 import NB101S4Benchmark
+    from tests.helpers.nb101_fixtures import fixture_records, write_nb101_tfrecord
 
     path = write_nb101_tfrecord(tmp_path / "other.tfrecord", fixture_records(epochs=(108,)))
     with pytest.raises(BenchmarkError, match="none of the 34"):
@@ -231,5 +231,5 @@ def test_a_study_on_s4_runs_spos_and_mixpath_through_the_runner(s4_records, tmp_
 def test_supernets_on_the_full_nb101_space_point_to_s4():
     from nas_harness.spaces.nb101 import NB101Space
 
-    with pytest.raises(NotImplementedError, match=r"nb101\.s4"):
+    with pytest.raises(CapabilityError, match=r"WeightSharing capability .*'nb101' does not have it: .*'nb101\.s4'"):
         SPOSSupernet(preset="cpu-small").prepare(Context(space=NB101Space(), seed=0, data=tiny_provider()))

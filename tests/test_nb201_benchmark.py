@@ -14,10 +14,10 @@ import pytest
 import torch
 
 from nas_harness.api import BenchmarkError
-from nas_harness.benchmarks import nb201_fixtures as F
 from nas_harness.benchmarks.nb201 import EVAL_SETS, NB201Benchmark, NB201Results, detect_format
 from nas_harness.benchmarks.table import NB201TableBenchmark, TableBenchmark, TableSchema
 from nas_harness.spaces import nb201 as S
+from tests.helpers import nb201_fixtures as F
 
 ARCHS = {i: S.index_to_arch(i) for i in F.FIXTURE_INDEXES}
 ABSENT = S.index_to_arch(5)  # not among the fixture architectures

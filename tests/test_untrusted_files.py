@@ -16,15 +16,15 @@ import pytest
 import torch
 
 from nas_harness.api import BenchmarkError
-from nas_harness.benchmarks import nb201_fixtures as F
 from nas_harness.benchmarks.nb101 import NB101Benchmark, convert_records
-from nas_harness.benchmarks.nb101_fixtures import fixture_records, write_nb101_tfrecord
 from nas_harness.benchmarks.nb201 import NB201Benchmark, NB201Results
 from nas_harness.cli import main
 from nas_harness.registry import get_registry
 from nas_harness.report.leaderboard import escape_markdown, to_markdown
 from nas_harness.report.page import render_study_page
 from nas_harness.spaces import nb201 as S
+from tests.helpers import nb201_fixtures as F
+from tests.helpers.nb101_fixtures import fixture_records, write_nb101_tfrecord
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = '<img src=x onerror="alert(1)">'

@@ -1,6 +1,6 @@
 """Deterministic batches that every estimator of a study shares.
 
-:class:`BatchProvider` turns an :class:`~nas_harness.data.images.ImageDataset`
+:class:`BatchProvider` turns an :class:`~nas_harness.data.dataset.ImageDataset`
 into normalised float batches. Everything it returns is a pure function of
 ``(seed, what was asked)``: ``train_batch(i, B)`` is the same whatever was
 asked before, in whichever process, and after a pickle round trip.
@@ -26,7 +26,7 @@ Preprocessing (NAS-Bench-201)
     and random horizontal flip, done on uint8 tensors with a
     :class:`torch.Generator` seeded from ``(seed, batch)``; then
     ``(x / 255 - mean) / std`` with the official per-data-set constants
-    (:data:`~nas_harness.data.images.NB201_NORMALIZATION`), or the train split's
+    (:data:`~nas_harness.data.dataset.NB201_NORMALIZATION`), or the train split's
     own statistics for other data sets.
 
 Pickling
@@ -55,7 +55,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from nas_harness.data.images import NB201_NORMALIZATION, DataError, ImageDataset
+from nas_harness.data.dataset import NB201_NORMALIZATION, DataError, ImageDataset
 from nas_harness.data.loading import load_dataset
 from nas_harness.seeding import batch_seed
 

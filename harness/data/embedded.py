@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from nas_harness.data.images import DataError, ImageDataset
+from nas_harness.data.dataset import DataError, ImageDataset
 
 #: Seed of the fixed train/test split; changing it changes every embedded ground truth.
 TEST_SPLIT_SEED = 0

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nas_harness.api import BenchmarkError
+from nas_harness.api import BenchmarkError, Indexed
 from nas_harness.benchmarks.table import TableBenchmark, TableSchema
 from nas_harness.metrics import kendall_tau
 from nas_harness.registry import get_registry
@@ -49,7 +49,7 @@ class GroundTruthBenchmark(TableBenchmark):
             ) from exc
         epochs = int(head["epochs"].iloc[0]) if len(head) else None
         space_obj = get_registry().create("search_space", space)
-        dense = all(hasattr(space_obj, a) for a in ("index", "from_index")) and space_obj.size() is not None
+        dense = isinstance(space_obj, Indexed) and space_obj.size() is not None
         super().__init__(
             path,
             dataset,

@@ -21,7 +21,7 @@ class TrainRecipe:
     """
 
     dataset: str = "digits"
-    epochs: int = 3  # few epochs on purpose: see the README (digits saturate with longer training)
+    epochs: int = 3  # few epochs on purpose: see docs/benchmarks-and-data.md (digits saturate with longer training)
     batch_size: int = 128
     lr: float = 0.1
     momentum: float = 0.9

@@ -62,7 +62,7 @@ class MergeOutcome:
 
 def find_shard_stores(output: str | Path) -> list[Path]:
     """The shard stores under a study's output folder (``shard-I-of-N/results.sqlite``), sorted."""
-    found = sorted(Path(output).glob("shard-*-of-*/results.sqlite"))
+    found = sorted(Path(output).glob(f"shard-*-of-*/{STORE_FILENAME}"))
     if not found:
         raise MergeError(
             f"no shard stores under {output} (expected {output}/shard-I-of-N/results.sqlite, written by "

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from nas_harness.api import ConfigError, Estimator
+from nas_harness.config import STORE_FILENAME
 from nas_harness.run.store import StoreError
 from nas_harness.run.world import World
 
@@ -64,7 +65,7 @@ class ShardSpec:
 
     def store_path(self, output: str | Path) -> Path:
         """Where this shard's results go: ``OUTPUT/shard-I-of-N/results.sqlite``."""
-        return Path(output) / self.folder / "results.sqlite"
+        return Path(output) / self.folder / STORE_FILENAME
 
 
 def is_whole_unit(world: World, label: str) -> bool:

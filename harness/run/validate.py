@@ -11,7 +11,7 @@ checked earlier, by :func:`nas_harness.config.parse_config`.
 
 Example::
 
-    world = validated_world(load_config("configs/quickstart.toml"))
+    world = validated_world(load_config("quickstart"))
     run_study(world.cfg, world=world)   # the estimators built here are the ones the run uses
 """
 

@@ -12,7 +12,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from nas_harness.api import Arch, Benchmark, ConfigError, Context, Estimator, SearchSpace
+from nas_harness.api import Arch, Benchmark, ConfigError, Context, Enumerable, Estimator, SearchSpace, require
 from nas_harness.config import PluginRef, StudyConfig
 from nas_harness.data import BatchProvider, load_dataset
 from nas_harness.registry import Registry, get_registry
@@ -150,7 +150,10 @@ class World:
                 raise_too_large(self.cfg.sample_size, len(pool), self.cfg.benchmark.name)
             return rng.sample(pool, self.cfg.sample_size)
         if self.cfg.sample_size is None:
-            return list(self.space.enumerate())
+            space = require(
+                self.space, Enumerable, f'study.sample_size = "all" (benchmark {self.cfg.benchmark.name!r})'
+            )
+            return list(space.enumerate())
         return self.space.sample_unique(self.cfg.sample_size, rng)
 
 

@@ -21,7 +21,18 @@ import random
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from nas_harness.api import ArchitectureError, ChoicePoint, SearchSpace
+from nas_harness.api import (
+    ArchitectureError,
+    ChoicePoint,
+    Enumerable,
+    HasChoicePoints,
+    MultiPathLabels,
+    Mutable,
+    Recombinable,
+    SearchSpace,
+    WeightSharing,
+    require,
+)
 from nas_harness.options import check_int
 from nas_harness.spaces.masked import MaskedNetwork
 from nas_harness.spaces.masks import Mask
@@ -30,23 +41,28 @@ MultiArch = tuple[tuple[int, ...], ...]
 SEPARATOR = ","
 
 
-class MultiPathSpace(SearchSpace):
+class MultiPathSpace(SearchSpace, Enumerable, Mutable, Recombinable):
     """``base`` with up to ``m`` active options per choice point.
 
+    Capabilities: :class:`~nas_harness.api.Enumerable`, :class:`~nas_harness.api.Mutable` and
+    :class:`~nas_harness.api.Recombinable`. Its architectures are not one option per choice point,
+    so it has no :class:`~nas_harness.api.HasChoicePoints` (:meth:`choice_points` is the base's).
+
     Args:
-        base: a space with choice points and a label-level string form
-            (:meth:`~nas_harness.api.SearchSpace.format_labels`).
+        base: a space with choice points (:class:`~nas_harness.api.HasChoicePoints`, checked here);
+            its strings need a label-level string form (:class:`~nas_harness.api.MultiPathLabels`) and
+            its networks a supernet (:class:`~nas_harness.api.WeightSharing`), checked where used.
         m: the most options one choice point may activate (MixPath's ``m``).
         solo: option names that may only be active alone (default ``("none",)``).
     """
 
     def __init__(self, base: SearchSpace, m: int, solo: Sequence[str] = ("none",)) -> None:
-        self.base = base
-        self.points: list[ChoicePoint] = base.choice_points()
+        self.name = f"{base.name}-multipath{m}"
+        self.base = require(base, HasChoicePoints, f"the multi-path variant {self.name!r}")
+        self.points: list[ChoicePoint] = self.base.choice_points()
         check_int("multi-path m", m)
         self.m = m
         self.solo = tuple(solo)
-        self.name = f"{base.name}-multipath{m}"
         #: per choice point, the option indices that may be combined
         self.combinable = [tuple(j for j, o in enumerate(p.options) if o not in self.solo) for p in self.points]
         if any(m > len(c) for c in self.combinable):
@@ -77,12 +93,12 @@ class MultiPathSpace(SearchSpace):
 
     def to_str(self, arch: MultiArch) -> str:
         arch = self.validate(arch)
-        return self.base.format_labels(
+        return self._labelled().format_labels(
             [SEPARATOR.join(p.options[j] for j in ops) for p, ops in zip(self.points, arch, strict=True)]
         )
 
     def parse(self, text: str) -> MultiArch:
-        labels = self.base.parse_labels(text)
+        labels = self._labelled().parse_labels(text)
         arch = []
         for point, label in zip(self.points, labels, strict=True):
             ops = []
@@ -104,6 +120,9 @@ class MultiPathSpace(SearchSpace):
                 f"{', '.join(self.points[0].options)}; canonical: {self.to_str(valid)!r}"
             )
         return valid
+
+    def _labelled(self) -> MultiPathLabels:
+        return require(self.base, MultiPathLabels, f"the multi-path variant {self.name!r} (for its strings)")
 
     # -- base-space identity --------------------------------------------------------------------
     def from_base(self, arch: Any) -> MultiArch:
@@ -151,9 +170,11 @@ class MultiPathSpace(SearchSpace):
         return tuple(x if rng.random() < 0.5 else y for x, y in zip(self.validate(a), self.validate(b), strict=True))
 
     def choice_points(self) -> list[ChoicePoint]:
+        """The base space's choice points (each may hold up to ``m`` options here)."""
         return list(self.points)
 
     def build(self, arch: MultiArch, **net_cfg: Any):
         """The base supernet running ``arch``'s paths (a module with a plain ``forward(x)``)."""
 
-        return MaskedNetwork(self.base.build_supernet(**net_cfg), self.to_mask(arch))
+        base = require(self.base, WeightSharing, f"the multi-path variant {self.name!r} (for its networks)")
+        return MaskedNetwork(base.build_supernet(**net_cfg), self.to_mask(arch))

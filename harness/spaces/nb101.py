@@ -19,11 +19,12 @@ labels joined by ``,``, e.g. ``0110-0001-0001-0000;input,conv3x3-bn-relu,maxpool
 from __future__ import annotations
 
 import random
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import torch
 
-from nas_harness.api import ArchitectureError, SearchSpace
+from nas_harness.api import ArchitectureError, Mutable, SearchSpace
 from nas_harness.spaces.nb101_cells import INPUT as INPUT
 from nas_harness.spaces.nb101_cells import KEY_OP_CODES as KEY_OP_CODES
 from nas_harness.spaces.nb101_cells import MAX_EDGES as MAX_EDGES
@@ -43,19 +44,24 @@ from nas_harness.spaces.nb101_cells import validate as validate
 from nas_harness.spaces.nb101_net import build_network
 
 _NO_SUPERNET = (
-    "search space 'nb101' has no choice points: its cells are graphs of any shape, so weight-sharing "
-    "supernets (SPOS, MixPath) run on MixPath's NAS-Bench-101 subspace instead (space and benchmark 'nb101.s4')"
+    "its cells are graphs of any shape, with no fixed choice points, so weight-sharing supernets (SPOS, MixPath) "
+    "and choice-point searchers run on MixPath's NAS-Bench-101 subspace instead (space and benchmark 'nb101.s4')"
 )
 
 
-class NB101Space(SearchSpace):
+class NB101Space(SearchSpace, Mutable):
     """The NAS-Bench-101 cell space; architectures are canonical :class:`Cell` values.
+
+    Capabilities: :class:`~nas_harness.api.Mutable` only. It has no choice points, so no weight-sharing
+    supernet (:data:`_NO_SUPERNET`, quoted by :func:`~nas_harness.api.require`), and is not enumerated
+    (423k graphs: the benchmark lists them).
 
     ``build`` makes the NAS-Bench-101 network with the ``nasbench-pytorch`` package
     (:mod:`nas_harness.spaces.nb101_net`).
     """
 
     name = "nb101"
+    capability_notes: ClassVar[Mapping[str, str]] = {"HasChoicePoints": _NO_SUPERNET}
 
     def parse(self, text: str) -> Cell:
         return parse(text)
@@ -102,12 +108,6 @@ class NB101Space(SearchSpace):
                 continue
             if child != arch:
                 return child
-
-    def choice_points(self) -> list:
-        raise NotImplementedError(_NO_SUPERNET)
-
-    def build_supernet(self, **net_cfg: Any) -> torch.nn.Module:
-        raise NotImplementedError(_NO_SUPERNET)
 
     def build(self, arch: Cell, **net_cfg: Any) -> torch.nn.Module:
         """The NAS-Bench-101 network (``C=128`` stem channels, ``N=3`` cells per stack, 3 stacks)."""

@@ -26,7 +26,15 @@ from typing import Any
 
 import torch
 
-from nas_harness.api import ArchitectureError, ChoicePoint, SearchSpace
+from nas_harness.api import (
+    ArchitectureError,
+    ChoicePoint,
+    Enumerable,
+    Mutable,
+    Recombinable,
+    SearchSpace,
+    WeightSharing,
+)
 from nas_harness.spaces.nb101_cells import Cell
 from nas_harness.spaces.nb101_net import build_network
 from nas_harness.spaces.nb101_s4_encoding import FUSION_OP as FUSION_OP
@@ -39,9 +47,10 @@ from nas_harness.spaces.nb101_s4_encoding import validate as validate
 from nas_harness.spaces.nb101_s4_supernet import S4Supernet
 
 
-class S4Space(SearchSpace):
+class S4Space(SearchSpace, Enumerable, Mutable, Recombinable, WeightSharing):
     """MixPath's S4: four path slots, each ``none`` or a NAS-Bench-101 op. Strings list the slots'
-    options joined by ``+``, e.g. ``conv3x3-bn-relu+none+maxpool3x3+none``."""
+    options joined by ``+``, e.g. ``conv3x3-bn-relu+none+maxpool3x3+none``. No label-level strings
+    (:class:`~nas_harness.api.MultiPathLabels`): MixPath's multi-path here is the number of active slots."""
 
     name = "nb101.s4"
     #: the parallel paths summed at the fusion vertex: MixPath's multi-path is how many are active

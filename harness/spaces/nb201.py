@@ -16,7 +16,16 @@ from typing import Any
 
 import torch
 
-from nas_harness.api import ChoicePoint, SearchSpace
+from nas_harness.api import (
+    ChoicePoint,
+    HasNeighbours,
+    Indexed,
+    MultiPathLabels,
+    Mutable,
+    Recombinable,
+    SearchSpace,
+    WeightSharing,
+)
 from nas_harness.spaces.nb201_encoding import EDGES as EDGES
 from nas_harness.spaces.nb201_encoding import FORM as FORM
 from nas_harness.spaces.nb201_encoding import NUM_ARCHS as NUM_ARCHS
@@ -35,8 +44,8 @@ from nas_harness.spaces.nb201_net import NB201Network
 from nas_harness.spaces.nb201_supernet import NB201Supernet
 
 
-class NB201Space(SearchSpace):
-    """The NAS-Bench-201 cell space as a :class:`~nas_harness.api.SearchSpace`.
+class NB201Space(SearchSpace, Indexed, Mutable, Recombinable, HasNeighbours, WeightSharing, MultiPathLabels):
+    """The NAS-Bench-201 cell space as a :class:`~nas_harness.api.SearchSpace`, with every capability.
 
     Architectures are tuples of six op indices (edge order of :data:`EDGES`);
     :meth:`enumerate` yields them in official index order.

@@ -41,7 +41,7 @@ except ImportError:  # not on Windows: trainings are then not locked against a s
 import torch
 from torch import nn
 
-from nas_harness.api import Arch, ConfigError, Context, Direction, Supernet
+from nas_harness.api import Arch, ConfigError, Context, Direction, Supernet, WeightSharing, require
 from nas_harness.options import check_int
 from nas_harness.seeding import derived_seed
 from nas_harness.spaces.masks import Mask, single_path_mask
@@ -174,6 +174,7 @@ class WeightSharingEstimator(Supernet):
 
     # -- the estimator -------------------------------------------------------------------------
     def prepare(self, ctx: Context) -> None:
+        require(ctx.space, WeightSharing, f"estimator {self.name!r}")
         if ctx.data is None:
             raise ConfigError(
                 f'{self.name} trains on images but the study has no data: add a [data] section (e.g. name = "cifar10")'

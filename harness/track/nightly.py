@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from nas_harness.api import HarnessError
-from nas_harness.config import StudyConfig
+from nas_harness.config import STORE_FILENAME, StudyConfig
 from nas_harness.golden import ALARM, NOT_CHECKED, GoldenCheck, check_golden
 from nas_harness.run.world import World
 from nas_harness.track.alarms import (
@@ -139,7 +139,7 @@ def run_nightly(
     thresholds = thresholds or Thresholds()
     base = resolve_baseline(cfg, baseline)
     out = Path(output) if output else fresh_output(cfg.output)
-    if (out / "results.sqlite").exists():
+    if (out / STORE_FILENAME).exists():
         raise HarnessError(f"{out} already holds a results store; nightly measures afresh, give a new --output")
     cfg = dataclasses.replace(cfg, output=str(out))
     if world_factory is None:

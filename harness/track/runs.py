@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from nas_harness.api import HarnessError
-from nas_harness.config import config_from_stored
+from nas_harness.config import STORE_FILENAME, config_from_stored
 from nas_harness.provenance import recorded_cpu
 from nas_harness.report.leaderboard import estimator_table
 from nas_harness.run.store import Store
@@ -109,8 +109,8 @@ def load_run(spec: str, study: str | None = None, world_factory: Callable[[Any],
         file, selector = spec.rsplit("@", 1)
         return from_history(Path(file), selector, study)
     if path.is_dir():
-        if (path / "results.sqlite").is_file():
-            return from_store(path / "results.sqlite", spec, world_factory)
+        if (path / STORE_FILENAME).is_file():
+            return from_store(path / STORE_FILENAME, spec, world_factory)
         if (path / "estimators.csv").is_file() or (path / "estimators.json").is_file():
             return from_board(path, spec)
         raise HarnessError(f"{spec}: the folder holds neither results.sqlite nor estimators.csv; {RUN_HELP}")

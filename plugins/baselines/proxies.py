@@ -12,6 +12,7 @@ from typing import Any
 
 from nas_harness.api import Arch, Context, Direction, Proxy
 from nas_harness.costs import count_flops, count_params
+from nas_harness.options import check_int
 from nas_harness.seeding import derived_seed
 from nas_harness_plugins.baselines.common import seeded_network
 
@@ -20,7 +21,7 @@ class _NetworkSizeProxy(Proxy):
     direction = Direction.MAXIMIZE
 
     def __init__(self, input_size: int = 32, **net_cfg: Any) -> None:
-        self.input_size = input_size
+        self.input_size = check_int(f"{self.name}: input_size", input_size)
         # passed to space.build (e.g. C, N, num_classes for NB201; num_classes defaults to the data's).
         # The network is built from a seeded generator (common.seeded_network) so that counting
         # leaves the caller's random state alone; the counts do not depend on the weights.

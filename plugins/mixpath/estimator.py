@@ -30,7 +30,7 @@ from typing import Any
 
 from torch import nn
 
-from nas_harness.api import ConfigError, Context
+from nas_harness.api import ConfigError, Context, WeightSharing, require
 from nas_harness.options import check_int
 from nas_harness.seeding import derived_seed
 from nas_harness.spaces.masks import single_path_mask
@@ -64,9 +64,10 @@ class MixPathSupernet(WeightSharingEstimator):
         self.statistics: dict[str, float] = {}
 
     def multipath_space(self, ctx: Context) -> MultiPathSpace:
+        space = require(ctx.space, WeightSharing, f"estimator {self.name!r}")
         try:
-            return MultiPathSpace(ctx.space, self.m)
-        except (NotImplementedError, ValueError) as exc:
+            return MultiPathSpace(space, self.m)
+        except ValueError as exc:
             raise ConfigError(
                 f"{self.name}: no multi-path variant of space {ctx.space.name!r} with m={self.m}: {exc}"
             ) from exc

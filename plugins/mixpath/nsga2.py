@@ -23,7 +23,16 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from nas_harness.api import ConfigError, Context, Estimator, Searcher, SearchResult
+from nas_harness.api import (
+    ConfigError,
+    Context,
+    Estimator,
+    MultiPathLabels,
+    Searcher,
+    SearchResult,
+    WeightSharing,
+    require,
+)
 from nas_harness.costs import count_flops
 from nas_harness.seeding import derived_seed
 from nas_harness.spaces.masked import MaskedNetwork
@@ -68,6 +77,9 @@ class MixPathNSGA2(Searcher):
                 f"mixpath.nsga2 searches a multi-path supernet; estimator {estimator.name!r} is not one "
                 "(use mixpath.supernet or one of its ablations)"
             )
+        # the base space's supernet counts the costs, its label-level strings name the multi-path architectures
+        for capability in (WeightSharing, MultiPathLabels):
+            require(ctx.space, capability, f"searcher {self.name!r}")
         space: MultiPathSpace = estimator.multipath_space(ctx)
         rng = random.Random(derived_seed("mixpath-nsga2", ctx.seed))
         mutation_prob = self.mutation_prob if self.mutation_prob is not None else 1.0 / len(space.points)

@@ -14,8 +14,8 @@ benchmark that covers only part of the space, only its architectures are
 considered (``ctx.candidates``): random members are drawn from them, and
 mutants or children outside them are rejected like illegal ones.
 
-Genes are the space's choice points (:meth:`~nas_harness.api.SearchSpace.to_choices`),
-so the search is generic over spaces.
+Genes are the space's choice points (:meth:`~nas_harness.api.HasChoicePoints.to_choices`),
+so the search is generic over spaces that have them (others are refused up front).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from nas_harness.api import Arch, ConfigError, Context, Estimator, Searcher, SearchResult
+from nas_harness.api import Arch, ConfigError, Context, Estimator, HasChoicePoints, Searcher, SearchResult, require
 from nas_harness.costs import flops_millions, params_millions
 from nas_harness.options import check_ints
 from nas_harness.seeding import derived_seed
@@ -68,7 +68,8 @@ class SPOSEvolution(Searcher):
 
     def search(self, estimator: Estimator, ctx: Context) -> SearchResult:
         rng = random.Random(derived_seed("spos-evolution", ctx.seed))
-        space, points = ctx.space, ctx.space.choice_points()
+        space = require(ctx.space, HasChoicePoints, f"searcher {self.name!r}")
+        points = space.choice_points()
         allowed = None if ctx.candidates is None else {space.to_str(a) for a in ctx.candidates}
         scores: dict[str, float] = {}  # arch string -> score (after direction); every evaluation, once
         rejected: set[str] = set()  # broke the constraint (or outside the benchmark)

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nas_harness.api import ConfigError, Context
+from nas_harness.api import ConfigError, Context, HasChoicePoints, require
 from nas_harness.options import check_int
 from nas_harness.seeding import derived_seed
 from nas_harness.spaces import nb201 as nb201_space
@@ -31,10 +31,7 @@ def require_data(ctx: Context, who: str) -> Any:
 
 def require_nb201(ctx: Context, who: str) -> None:
     """The NB201 pruning supernet only covers the NB201 cell space (6 edges x the 5 NB201 ops)."""
-    try:
-        points = ctx.space.choice_points()
-    except NotImplementedError:
-        points = []
+    points = require(ctx.space, HasChoicePoints, f"{who} (it builds the NAS-Bench-201 supernet)").choice_points()
     if len(points) != len(nb201_space.EDGES) or any(p.options != nb201_space.OPS for p in points):
         raise ConfigError(
             f"{who} builds the NAS-Bench-201 supernet and needs the 'nb201' search space, "

@@ -5,12 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from nas_harness.config import parse_config
+from nas_harness.testing import TINY_SUPERNET as TINY_SUPERNET  # the kit's small supernet options
 
 TOY_PLUGINS = {"toy": "tests.helpers.toy_plugin"}
-
-#: supernet options small enough for a test: one epoch of a 2-channel, 1-cell supernet on tiny images
-TINY_SUPERNET = {"C": 2, "N": 1, "epochs": 1, "batch_size": 8, "calibration_batches": 2, "calibration_batch_size": 8,
-                 "eval_images": 16, "eval_batch_size": 8}  # fmt: skip
 
 
 def toy_config(tmp_path: Path, estimators: list[dict], **study):

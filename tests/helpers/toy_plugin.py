@@ -10,7 +10,6 @@ kills its own process (for executors with worker processes) and a tunable one
 
 from __future__ import annotations
 
-import itertools
 import math
 import os
 import random
@@ -18,60 +17,9 @@ import signal
 import time
 from pathlib import Path
 
-from nas_harness.api import ArchitectureError, Benchmark, Direction, Proxy, SearchSpace, Supernet
+from nas_harness.api import Direction, Proxy, Supernet
 from nas_harness.hookspecs import hookimpl
-
-
-class ToySpace(SearchSpace):
-    name = "toy"
-
-    def parse(self, text):
-        try:
-            arch = tuple(int(x) for x in text.split("-"))
-        except ValueError:
-            raise ArchitectureError(f"toy architecture {text!r}: expected three ints 0..3 joined by '-'") from None
-        if len(arch) != 3 or not all(0 <= x <= 3 for x in arch):
-            raise ArchitectureError(f"toy architecture {text!r}: expected three ints 0..3 joined by '-'")
-        return arch
-
-    def to_str(self, arch):
-        return "-".join(map(str, arch))
-
-    def size(self):
-        return 64
-
-    def enumerate(self):
-        return iter(itertools.product(range(4), repeat=3))
-
-    def sample(self, rng: random.Random):
-        return tuple(rng.randrange(4) for _ in range(3))
-
-    def mutate(self, arch, rng):
-        i = rng.randrange(3)
-        return arch[:i] + (rng.choice([v for v in range(4) if v != arch[i]]),) + arch[i + 1 :]
-
-    def build(self, arch, **net_cfg):
-        raise NotImplementedError("toy architectures have no network")
-
-
-def toy_accuracy(arch) -> float:
-    return 50.0 + 10 * arch[0] + 2.5 * arch[1] + 0.5 * arch[2]  # distinct for all 64
-
-
-class ToyBenchmark(Benchmark):
-    name = "toy.bench"
-    space = "toy"
-    dataset = "toy"
-
-    def __init__(self, offset: float = 0.0):
-        self.offset = offset
-
-    def accuracy(self, arch, split="test", epochs=None):
-        return toy_accuracy(arch) + self.offset
-
-    def best(self, split="test"):
-        arch = (3, 3, 3)
-        return arch, self.accuracy(arch)
+from nas_harness.testing import ToyBenchmark, ToySpace, toy_accuracy  # the kit's toy world, registered below
 
 
 class GoodProxy(Proxy):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nas_harness.api import Direction, Proxy
+from nas_harness.api import Direction, HasChoicePoints, Proxy, require
 from nas_harness.hookspecs import hookimpl
 
 
@@ -16,8 +16,10 @@ class OpCount(Proxy):
         self.ops = set(ops)
 
     def score(self, arch, ctx):
-        points = ctx.space.choice_points()
-        choices = ctx.space.to_choices(arch)
+        # it reads choice points: a space without them (e.g. "nb101") fails naming the capability it lacks
+        space = require(ctx.space, HasChoicePoints, f"proxy {self.name!r}")
+        points = space.choice_points()
+        choices = space.to_choices(arch)
         return float(sum(point.options[c] in self.ops for point, c in zip(points, choices, strict=True)))
 
 
