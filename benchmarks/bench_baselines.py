@@ -4,10 +4,11 @@ Each proxy scores the NAS-Bench-201 network at the benchmark's size (C=16, N=5,
 10 classes) for a fixed sample of architectures, one architecture per round,
 so the round statistics are seconds per architecture (over different cells:
 the all-conv3x3 cell costs several times a cell of pools and skips). The data
-proxies read train batch 0 (64 images, 128 for NASWOT) of a generated
+proxies read train batch 0 (64 images, 128 for NASWOT, 256 for EPE-NAS) of a generated
 CIFAR-shaped data set (32x32 RGB, 10 classes, named ``cifar10`` so the
 NAS-Bench-201 normalisation applies); no real data is needed. ``extra_info``
-records torch's thread count and the architectures.
+records torch's thread count and the architectures. The NAS-Bench-Suite-Zero
+proxies (grasp, fisher, plain, l2_norm, epe_nas) are timed the same way.
 
     python -m pytest benchmarks/bench_baselines.py --benchmark-only
 """
@@ -24,7 +25,7 @@ import torch
 from nas_harness.api import Context
 from nas_harness.data import CIFAR10_CLASSES, BatchProvider, ImageDataset
 from nas_harness.spaces.nb201 import NB201Space
-from nas_harness_plugins.baselines.plugin import PROXIES
+from nas_harness_plugins.baselines.plugin import PROXIES, SUITE_ZERO_PROXIES
 
 N_ARCHS = 6  # rounds per proxy: one architecture each
 
@@ -49,7 +50,7 @@ def archs(ctx) -> list:
     return ctx.space.sample_unique(N_ARCHS + 1, random.Random(0))  # the extra one warms up
 
 
-@pytest.mark.parametrize("cls", PROXIES, ids=lambda c: c.name)
+@pytest.mark.parametrize("cls", PROXIES + SUITE_ZERO_PROXIES, ids=lambda c: c.name)
 def test_seconds_per_architecture(benchmark, cls, ctx, archs):
     benchmark.extra_info["torch_threads"] = torch.get_num_threads()
     benchmark.extra_info["archs"] = [ctx.space.to_str(a) for a in archs[1:]]

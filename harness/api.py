@@ -392,6 +392,19 @@ class Proxy(Estimator):
     """A zero-cost / training-free estimator: scores one architecture at initialisation."""
 
 
+@runtime_checkable
+class NetworkProxy(Protocol):
+    """A proxy that can score any ``torch.nn.Module`` on a batch, outside a study (library use, as
+    zero-cost-nas and NASLib's ``find_measures`` offer): :func:`nas_harness.proxy_library.score_module`.
+
+    ``score_network`` receives a freshly built network it may modify (a copy of the caller's), the batch's
+    inputs and integer labels (a proxy that needs no data only reads their shape), and returns the score in
+    the proxy's declared direction; a degenerate network raises (never a made-up number).
+    """
+
+    def score_network(self, net: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> float: ...
+
+
 class Supernet(Estimator):
     """A weight-sharing estimator: :meth:`prepare` trains once, :meth:`score` inherits weights."""
 

@@ -203,7 +203,8 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
             elif args.format == "json":
                 print(frame.to_json(orient="records", indent=2))
             else:
-                print(to_markdown(frame, f"{cfg.name}: {name}", {"store": str(store_path)}))
+                prov = {"store": str(store_path)}
+                print(to_markdown(frame, f"{cfg.name}: {name}", prov, compact=name == "estimators"))
     finally:
         store.close()
     return 0
@@ -425,7 +426,8 @@ def build_parser() -> argparse.ArgumentParser:
     board.add_argument("--no-plots", action="store_true", help="with --out/--html: no PNG plots")
     board.add_argument(
         "--reference", metavar="LABEL",
-        help="compare every estimator with this one, paired on the same architectures (as study.reference)",
+        help="compare every estimator with this one, paired on the same architectures (as study.reference; "
+        "default: the study's reference, else baselines.params when the study has it)",
     )  # fmt: skip
     board.set_defaults(func=_cmd_leaderboard)
 

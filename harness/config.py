@@ -64,6 +64,9 @@ class SearcherRef(PluginRef):
     estimator: str = ""  # label of the estimator the searcher uses
 
 
+#: the estimator a study is judged against when ``study.reference`` is unset (and it is among the estimators)
+DEFAULT_REFERENCE = "baselines.params"
+
 #: estimator option naming the training epochs a supernet is also scored at (a budget curve)
 BUDGET_OPTION = "score_at"
 
@@ -148,6 +151,17 @@ class StudyConfig:
         for key in ("name", "output", "leaderboard_dir", "history", "reference", *execution):
             d.pop(key)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+    def reference_label(self) -> str | None:
+        """The estimator every other one is judged against, pairwise: ``reference`` when set, else the first
+        ``baselines.params`` estimator of the study ("does it beat the parameter count?"), else None.
+
+        Reporting only: like ``reference`` itself it is not part of :meth:`config_hash` nor of :meth:`to_dict`
+        (which keeps ``reference`` as configured), so results, stores and hashes do not depend on it.
+        """
+        if self.reference is not None:
+            return self.reference
+        return next((e.label for e in self.estimators if e.name == DEFAULT_REFERENCE), None)
 
     def scored_estimators(self) -> list[PluginRef]:
         """Every estimator the study scores: each configured one followed by its budget points."""

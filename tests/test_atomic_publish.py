@@ -82,7 +82,7 @@ def test_tables_failing_midway_keep_the_published_ones(
                 write_leaderboards(store, world, plots=False, html=False)
         _assert_unchanged(folder, snapshot)
         with monkeypatch.context() as patch:
-            patch.setattr(leaderboard, "to_markdown", lambda *args: UNWRITABLE_TAIL)
+            patch.setattr(leaderboard, "to_markdown", lambda *args, **kwargs: UNWRITABLE_TAIL)
             with pytest.raises(UnicodeEncodeError):
                 write_leaderboards(store, world, plots=False, html=False)
         assert (folder / "estimators.md").read_bytes() == snapshot["estimators.md"]

@@ -51,9 +51,23 @@ ESTIMATOR_OPTIONS: dict[str, dict] = {
     "baselines.grad_norm": {**NET, "batch_size": 8},
     "baselines.jacob_cov": {**NET, "batch_size": 8},
     "baselines.naswot": {**NET, "batch_size": 8},
+    "baselines.grasp": {**NET, "batch_size": 8},
+    "baselines.fisher": {**NET, "batch_size": 8},
+    "baselines.plain": {**NET, "batch_size": 8},
+    "baselines.l2_norm": NET,
+    "baselines.epe_nas": {**NET, "batch_size": 8},
     "tenas.ntk": {"batch_size": 8, "C": 2},
     "tenas.linear_regions": {"samples": 50, "batches": 1},
     "tenas.combined": {"ntk": {"batch_size": 8, "C": 2}, "linear_regions": {"samples": 50, "batches": 1}},
+    "zeroshot.zen": {**NET, "batch_size": 4},
+    "zeroshot.zico": {**NET, "batch_size": 4},
+    "zeroshot.meco": NET,
+    "zeroshot.swap": {**NET, "batch_size": 8, "repeats": 2},
+    "zeroshot.az_expressivity": {**NET, "batch_size": 8},
+    "zeroshot.az_progressivity": {**NET, "batch_size": 8},
+    "zeroshot.az_trainability": {**NET, "batch_size": 8},
+    "zeroshot.az_complexity": {**NET, "batch_size": 8},
+    "zeroshot.az_nas": {**NET, "batch_size": 8},
 }
 #: supernets (SPOS, MixPath and its ablations): one epoch of a 2-channel supernet (tests/test_spos.py, test_mixpath.py)
 SUPERNET_OPTIONS = {"preset": "cpu-small", **TINY_SUPERNET}

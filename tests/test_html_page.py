@@ -24,18 +24,28 @@ from PIL import Image
 from nas_harness.cli import main
 from nas_harness.report.cells import format_cell
 from nas_harness.report.page import png_size, render_index, render_study_page
+from nas_harness.run.world import World
+from nas_harness.track.publish import run_study
 from tests.helpers.boards import EVIL_LABEL, publish_toy_board
+from tests.helpers.studies import TOY_PLUGINS, toy_config
 
 CHROMIUM_INSTALL = "apt-get update && apt-get install -y chromium"
 #: set to 1 where the browser tests must run (CI): a missing Chromium then fails them instead of skipping
 REQUIRE_BROWSER = "NAS_HARNESS_REQUIRE_BROWSER"
 ROOT = Path(__file__).resolve().parents[1]
+#: a laptop screen: the page must fit it without scrolling sideways
+LAPTOP_WIDTH = 1280
 
 #: appended to a copy of a page: reports what the browser rendered into a <pre id="probe"> (the page has no script)
 SAMPLES = 256
 PROBE = """<script>
 const SAMPLES = SAMPLES_VALUE;
 window.addEventListener("load", () => {
+  const root = document.documentElement;
+  const width = () => ({scroll: root.scrollWidth, client: root.clientWidth, inner: window.innerWidth});
+  const closed = width();  // as a reader first sees it: the full tables folded away in <details>
+  document.querySelectorAll("details").forEach((d) => { d.open = true; });
+  const opened = width();
   const images = [...document.images].map((img) => {
     let pixels = [];
     try {  // the decoded pixels at SAMPLES evenly spaced positions (row-major), RGBA
@@ -55,7 +65,9 @@ window.addEventListener("load", () => {
   }));
   const probe = document.createElement("pre");
   probe.id = "probe";
-  probe.textContent = JSON.stringify({images, tables, scripts: document.scripts.length, title: document.title});
+  const bars = [...document.querySelectorAll("#leaderboard tbody tr")].map((tr) => tr.querySelectorAll("svg").length);
+  probe.textContent = JSON.stringify({images, tables, bars, closed, opened, scripts: document.scripts.length,
+                                      title: document.title});
   document.body.appendChild(probe);
 });
 </script>""".replace("SAMPLES_VALUE", str(SAMPLES))
@@ -121,10 +133,10 @@ def test_ci_requires_the_browser_tests_before_running_them():
 
 
 def dump_dom(chromium: str, page: Path, profile: Path) -> str:
-    """The DOM of ``page`` after Chromium loaded it from disk (headless, no network)."""
+    """The DOM of ``page`` after Chromium loaded it from disk (headless, no network) in a laptop-sized window."""
     done = subprocess.run(
         [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", f"--user-data-dir={profile}",
-         "--virtual-time-budget=10000", "--dump-dom", page.resolve().as_uri()],
+         f"--window-size={LAPTOP_WIDTH},800", "--virtual-time-budget=10000", "--dump-dom", page.resolve().as_uri()],
         capture_output=True, text=True, timeout=180,
     )  # fmt: skip
     assert done.returncode == 0, f"chromium exited {done.returncode}: {done.stderr[-2000:]}"
@@ -229,7 +241,8 @@ def test_browser_decodes_and_shows_every_plot(chromium, board, tmp_path):
         assert len({tuple(p) for p in expected}) > 1, f"{path} is blank"
         assert img["pixels"] == expected, f"{name}: the browser's pixels are not the plot file's"
     tables = {t["id"]: t for t in report["tables"]}
-    assert tables["estimators"]["rows"] == 4 and tables["estimators"]["shown_width"] > 100
+    assert tables["leaderboard"]["rows"] == 4 and tables["leaderboard"]["shown_width"] > 100
+    assert tables["estimators"]["rows"] == 4 and tables["estimators"]["shown_width"] > 100  # its <details> opened
     # the only script is the probe: the malicious label stayed text, it did not become markup
     assert report["scripts"] == 1 and report["title"] != "pwned", report
 
@@ -251,6 +264,49 @@ def test_browser_renders_the_index_of_study_pages(chromium, board, tmp_path):
     assert rows[1][1:3] == ["toy.bench", "4"]
     links = re.findall(r'href="([^"]+)"', dom)
     assert links == ["a%3Cb%3E%26c/index.html", "toy/index.html"]  # relative links, quoted as URLs
+
+
+@pytest.fixture(scope="module")
+def judged_board(tmp_path_factory):
+    """A toy board judged against a reference, with a long label: what the compact table must fit."""
+    tmp_path = tmp_path_factory.mktemp("judged")
+    estimators = [
+        {"name": "toy.tunable", "label": "ref", "options": {"noise": 30.0}},
+        {"name": "toy.tunable", "label": "better", "options": {"noise": 25.0}},
+        {"name": "toy.tunable", "label": "worse", "options": {"noise": 35.0}},
+        {"name": "toy.good", "label": "toy.good-" + "with-a-very-long-label-" * 6},
+        {"name": "toy.nan"},
+    ]
+    cfg = toy_config(tmp_path, estimators, seeds=[0, 1], sample_size=40, bootstrap=200, reference="ref")
+    run_study(cfg, world=World(cfg, plugin_modules=TOY_PLUGINS), progress=False)
+    return Path(cfg.leaderboard_dir) / cfg.name
+
+
+def test_browser_compact_table_matches_the_csv_and_the_page_fits_a_laptop_screen(chromium, judged_board, tmp_path):
+    folder = judged_board
+    dom = dump_dom(chromium, folder / "index.html", tmp_path / "profile")
+    compact = parse_tables(dom)["leaderboard"]
+    published = pd.read_csv(folder / "estimators.csv", keep_default_na=False, na_values=[""], dtype={"estimator": str})
+    assert [row[0] for row in compact] == published.estimator.tolist()  # the same rows, best tau first
+    assert [row[1] for row in compact] == [format_cell(v) for v in published.kendall_tau]
+    bounds = zip(published.tau_ci_low, published.tau_ci_high, strict=True)
+    assert [row[2] for row in compact] == [f"{format_cell(lo)} to {format_cell(hi)}" for lo, hi in bounds]
+    verdicts = dict(zip(published.estimator, published.vs_reference.fillna(""), strict=True))
+    assert {row[0]: row[4] for row in compact} == verdicts
+    assert verdicts["ref"] == "" and verdicts["better"] == "beats" and verdicts["worse"] == "worse"
+    assert [row[5] for row in compact] == [format_cell(v) for v in published.spearman]
+    assert [row[7] for row in compact] == [format_cell(v) for v in published.failures]
+    full = parse_tables(dom)["estimators"]  # every column is still on the page, folded away
+    assert len(full) == len(published) and len(full[0]) == len(published.columns)
+    assert '<details id="estimators-all">' in dom
+
+    report = probe(chromium, folder / "index.html", tmp_path)
+    assert report["closed"]["inner"] == LAPTOP_WIDTH, report["closed"]
+    for state in ("closed", "opened"):  # no horizontal scroll, also with the full table unfolded
+        assert report[state]["scroll"] <= report[state]["client"], (state, report[state])
+    tables = {t["id"]: t for t in report["tables"]}
+    assert 100 < tables["leaderboard"]["shown_width"] <= report["closed"]["client"]
+    assert report["bars"] == [1] * len(published)  # one interval bar per row
 
 
 # -- the page's text -----------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sys
 
 import pandas as pd
@@ -156,9 +157,59 @@ def test_write_leaderboards_can_skip_the_page(board):
     assert {p.name for p in written if p.suffix == ".png"} >= {"tradeoff.png", "scatter.png"}
 
 
-def test_scores_spanning_many_decades_get_a_log_axis():
-    assert plots.score_scale(pd.Series([1.0, 2.0, 50.0]))[0] == "linear"
-    assert plots.score_scale(pd.Series([1.0, 1e3, 1e9]))[0] == "log"  # e.g. synflow
-    kind, options = plots.score_scale(pd.Series([0.0, 1.0, 1e3, 1e9]))  # zeros cannot go on a log axis
-    assert kind == "symlog" and options["linthresh"] > 0
-    assert plots.score_scale(pd.Series([-1e9, -1e3, -1.0]))[0] == "symlog"
+def test_scatter_panels_plot_rank_against_rank_so_scores_spanning_decades_keep_their_relation():
+    truth = [70.0, 71.0, 72.0, 73.0, 80.0, 90.0]
+    synflow = [1e17, 1e19, 1e18, 1e25, 1e29, 1e33]  # raw scores across 16 decades: one point per decade
+    frame = pd.DataFrame(
+        {"estimator": "synflow", "seed": [0, 0, 0, 1, 1, 1], "arch": list("abcdef"), "score": synflow,
+         "signed_score": synflow, "direction": "max", "truth": truth}
+    )  # fmt: skip
+    ranked = plots.rank_frame(frame)
+    assert list(ranked.truth_rank) == [0.0, 0.5, 1.0, 0.0, 0.5, 1.0]  # within each seed's sample, 0 worst .. 1 best
+    assert list(ranked.score_rank) == [0.0, 1.0, 0.5, 0.0, 0.5, 1.0]
+    inverse = frame.assign(signed_score=[-x for x in truth], direction="min")  # 'lower is better', signed
+    assert list(plots.rank_frame(inverse).score_rank) == [1.0, 0.5, 0.0, 1.0, 0.5, 0.0]
+    ties = frame.assign(signed_score=[1.0, 1.0, 2.0, float("nan"), 3.0, 3.0])
+    assert list(plots.rank_frame(ties).score_rank) == [0.25, 0.25, 1.0, 0.5, 0.5]  # mean ranks; NaN left out
+    estimators = pd.DataFrame({"estimator": ["synflow"], "kendall_tau": [0.333]})
+    fig = plots.scatter_figure(estimators, frame)
+    (ax,) = [a for a in fig.axes if a.get_visible()]
+    assert ax.get_title() == "synflow\ntau 0.333, 6 archs"
+    assert ax.get_yscale() == "linear" and ax.get_ylim() == (-0.04, 1.04) and ax.get_xlim() == (-0.04, 1.04)
+    assert ax.get_xlabel() == "rank of ground-truth accuracy" and ax.get_ylabel() == "rank of score"
+
+
+def _intersect(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def test_repel_moves_crowded_boxes_apart_and_keeps_them_below_the_top():
+    boxes = [(0.0, 10.0, 50.0, 20.0)] * 5 + [(40.0, 14.0, 90.0, 24.0), (200.0, 10.0, 250.0, 20.0)]
+    shifts = plots.repel_labels(boxes, top=100.0, gap=2.0)
+    moved = [(x0, y0 + d, x1, y1 + d) for (x0, y0, x1, y1), d in zip(boxes, shifts, strict=True)]
+    assert not [(a, b) for i, a in enumerate(moved) for b in moved[i + 1 :] if _intersect(a, b)]
+    assert max(box[3] for box in moved) <= 100.0
+    assert shifts[-1] == 0.0  # alone: left where it was
+    assert all(shift == 0.0 for shift in plots.repel_labels([(0, 0, 1, 1), (0, 5, 1, 6)]))  # nothing to do
+    low_top = plots.repel_labels(boxes[:5], top=30.0, gap=2.0)  # no room below the top: they go down instead
+    stacked = sorted(10.0 + d for d in low_top)
+    assert stacked[-1] + 10.0 <= 30.0 and all(b - a >= 12.0 for a, b in itertools.pairwise(stacked))
+
+
+def test_tradeoff_labels_of_a_crowded_plot_do_not_overlap(tmp_path):
+    rows = [
+        {"estimator": f"zeroshot.proxy_{i}", "kendall_tau": 0.5 + 0.001 * i, "tau_ci_low": 0.45, "tau_ci_high": 0.56,
+         "total_s": 10.0 * (1 + 0.002 * i), "n_archs": 100}
+        for i in range(12)
+    ] + [{"estimator": "far.away", "kendall_tau": 0.1, "tau_ci_low": 0.0, "tau_ci_high": 0.2, "total_s": 1e4,
+          "n_archs": 100}]  # fmt: skip
+    fig = plots.tradeoff_figure(pd.DataFrame(rows))
+    boxes = plots.label_boxes(fig)  # the labels' text boxes as drawn, in pixels
+    assert len(boxes) == 13
+    assert not [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1 :] if _intersect(a, b)]
+    (ax,) = fig.axes
+    top = ax.get_window_extent().y1
+    assert max(box[3] for box in boxes) <= top + 1  # inside the axes
+    path = tmp_path / "tradeoff.png"
+    plots.save_png(fig, path)
+    assert_real_png(path)

@@ -4,7 +4,10 @@ Two tables per study:
 
 * ``estimators``: one row per (benchmark, estimator): how well it ranks the
   shared sample (Kendall tau-b with a bootstrap interval, Spearman, Pearson,
-  top-k precision) and what it cost (one-off prepare, scoring, peak memory).
+  top-k precision), how it compares with the reference estimator (paired on the
+  same architectures; by default ``baselines.params`` when the study has it),
+  how stable its scores are between seeds (``seed_tau``) and what it cost
+  (one-off prepare, scoring, peak memory).
 * ``searchers``: one row per (benchmark, searcher): ground-truth accuracy of the
   returned architecture over seeds, regret against the benchmark optimum, cost.
 """
@@ -12,6 +15,7 @@ Two tables per study:
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import math
 import warnings
@@ -19,13 +23,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from nas_harness.api import ArchitectureError, Benchmark, BenchmarkError, Direction
 from nas_harness.atomic import atomic_path, write_text_atomic
 from nas_harness.config import BudgetPoint, PluginRef
-from nas_harness.metrics import paired_difference, ranking_report
+from nas_harness.metrics import clean, kendall_tau, paired_difference, ranking_report
 from nas_harness.report.cells import format_cell
+from nas_harness.report.compact import BEATS, TIE, WORSE, compact_rows, reference_of
 from nas_harness.report.page import write_index, write_study_page
 from nas_harness.report.plots import write_plots
 from nas_harness.run.store import OK, Store
@@ -63,6 +69,7 @@ def estimator_table(store: Store, world: World, refs: list[PluginRef] | None = N
         report = ranking_report(pairs, cfg.top_k, cfg.bootstrap, cfg.ci, seed=cfg.seeds[0])
         top_half = ranking_report([_top_half(s, t) for s, t in pairs], (), 0)  # where the hard choices are
         prep = prepares[prepares.estimator == ref.label]
+        stability = seed_stability(mine, samples) if len(samples) >= 2 else None
         score_s, score_cpu_s = float(mine.wall_s.sum()), float(mine.cpu_s.sum())
         prepare_s = float(prep.wall_s.sum()) if len(prep) else 0.0
         prepare_cpu_s = float(prep.cpu_s.sum()) if len(prep) else 0.0
@@ -97,16 +104,21 @@ def estimator_table(store: Store, world: World, refs: list[PluginRef] | None = N
                 if len(mine)
                 else math.nan,
                 "noise_ceiling": bench.noise_ceiling(),
-                "note": report.kendall.note,
             }
         )
+        notes = [report.kendall.note] if report.kendall.note else []
+        if stability is not None:  # two seeds or more: how much the scores move between seeds' batches
+            row.update({"seed_tau": stability.tau, "seed_tau_archs": stability.archs})
+            notes += [stability.note] if stability.note else []
+        row["note"] = "; ".join(notes)
         rows.append(row)
-    if cfg.reference is not None:
-        if cfg.reference not in oriented:  # e.g. the budget table's rows: judge them against it all the same
-            mine = results[results.estimator == cfg.reference]
-            direction = _direction(world, cfg.reference)
-            oriented[cfg.reference] = _oriented_pairs(mine, samples, direction, world, truth_cache)
-        _add_paired_columns(rows, oriented, oriented[cfg.reference], cfg)
+    reference = cfg.reference_label()
+    if reference is not None:
+        if reference not in oriented:  # e.g. the budget table's rows: judge them against it all the same
+            mine = results[results.estimator == reference]
+            direction = _direction(world, reference)
+            oriented[reference] = _oriented_pairs(mine, samples, direction, world, truth_cache)
+        _add_paired_columns(rows, oriented, reference, cfg)
     # a leaderboard: best ranking first; estimators with no tau (all failed) last, in config order
     table = pd.DataFrame(rows)
     if table.empty:
@@ -135,16 +147,69 @@ def _oriented_pairs(mine: pd.DataFrame, samples: dict, direction: Direction | No
     return pairs
 
 
-def _add_paired_columns(rows: list[dict], oriented: dict, reference: list, cfg: Any) -> None:
-    """``tau_minus_reference`` with its paired-bootstrap interval and one-sided p, on the same architectures."""
+def _add_paired_columns(rows: list[dict], oriented: dict, reference: str, cfg: Any) -> None:
+    """``tau_minus_reference`` with its paired-bootstrap interval, one-sided p and the verdict ``vs_reference``,
+    on the same architectures."""
     for row in rows:
         pairs = oriented[row["estimator"]]
-        samples = [(s, r, t) for (s, t), (r, _) in zip(pairs, reference, strict=True)]
+        samples = [(s, r, t) for (s, t), (r, _) in zip(pairs, oriented[reference], strict=True)]
         diff, low, high, p = paired_difference(samples, n_boot=cfg.bootstrap, ci=cfg.ci, seed=cfg.seeds[0])
+        verdict = "" if row["estimator"] == reference else reference_verdict(low, high)
         row.update(
-            {"reference": cfg.reference, "tau_minus_reference": diff, "diff_ci_low": low, "diff_ci_high": high,
-             "p_not_better": p}
+            {"reference": reference, "tau_minus_reference": diff, "diff_ci_low": low, "diff_ci_high": high,
+             "p_not_better": p, "vs_reference": verdict}
         )  # fmt: skip
+
+
+def reference_verdict(low: float, high: float) -> str:
+    """``beats`` when the paired interval of tau minus the reference's tau lies above 0, ``worse`` when below,
+    ``tie`` when it holds 0; blank when there is no interval (e.g. constant scores: no tau to compare)."""
+    if math.isnan(low) or math.isnan(high):
+        return ""
+    return BEATS if low > 0 else WORSE if high < 0 else TIE
+
+
+#: seed_tau is left blank when two seeds share fewer architectures than this
+MIN_SEED_ARCHS = 10
+
+
+@dataclass(frozen=True)
+class SeedStability:
+    """Kendall tau between an estimator's scores of two seeds on the architectures both seeds scored
+    (mean over seed pairs; NaN when no pair shares :data:`MIN_SEED_ARCHS`), the architectures it was
+    computed on (mean over pairs) and a note for pairs left out."""
+
+    tau: float
+    archs: float
+    note: str = ""
+
+
+def seed_stability(mine: pd.DataFrame, samples: dict[int, list[str]]) -> SeedStability:
+    """How stable an estimator's scores are across seeds (their batches, initialisations, trainings).
+
+    Each seed draws its own sample, so two seeds share only the architectures both drew (all of them with
+    ``sample_size = "all"``); only finite scores count. Seed pairs sharing fewer than :data:`MIN_SEED_ARCHS`
+    give no value and are named in the note.
+    """
+    ok = mine[mine.status == OK]
+    scores = {seed: ok[ok.seed == seed].set_index("arch")["score"].astype(float) for seed in samples}
+    taus, counts, short = [], [], []
+    for first, second in itertools.combinations(samples, 2):
+        a, b = scores[first], scores[second]
+        shared = sorted(set(a.index[np.isfinite(a)]) & set(b.index[np.isfinite(b)]))
+        counts.append(len(shared))
+        if len(shared) < MIN_SEED_ARCHS:
+            short.append(f"seeds {first} and {second} share {len(shared)}")
+            continue
+        pair = clean(a[shared].to_numpy(), b[shared].to_numpy())
+        taus.append(math.nan if pair.note else kendall_tau(pair.scores, pair.truth))
+    finite = [t for t in taus if not math.isnan(t)]
+    note = ""
+    if short:
+        note = f"seed_tau: {'; '.join(short)} scored architectures (fewer than {MIN_SEED_ARCHS}, left out)"
+    elif taus and not finite:
+        note = "seed_tau: constant scores within a seed"
+    return SeedStability(float(np.mean(finite)) if finite else math.nan, float(np.mean(counts)), note)
 
 
 def _top_half(scores: list[float], truth: list[float]) -> tuple[list[float], list[float]]:
@@ -187,7 +252,7 @@ def budget_table(store: Store, world: World) -> pd.DataFrame:
 
 _BUDGET_METRICS = (
     "n_archs", "kendall_tau", "tau_ci_low", "tau_ci_high", "spearman", "tau_top_half", "failures",
-    "reference", "tau_minus_reference", "diff_ci_low", "diff_ci_high", "p_not_better",
+    "reference", "tau_minus_reference", "diff_ci_low", "diff_ci_high", "p_not_better", "vs_reference",
 )  # fmt: skip
 
 
@@ -317,18 +382,40 @@ def escape_markdown(value: Any) -> str:
     return " ".join(text.split())  # newlines and runs of white space -> one space
 
 
-def to_markdown(frame: pd.DataFrame, title: str, prov: dict[str, Any]) -> str:
+def to_markdown(frame: pd.DataFrame, title: str, prov: dict[str, Any], compact: bool = False) -> str:
+    """A table as Markdown with its provenance. ``compact`` (the estimator leaderboard) leads with the compact
+    table (:mod:`nas_harness.report.compact`) and puts the full one after it, under "All columns"."""
     lines = [f"## {escape_markdown(title)}", ""]
+    rows = compact_rows(frame) if compact and not frame.empty else None
+    if rows is not None:
+        lines += [*_compact_markdown(rows, reference_of(frame)), "", "### All columns", ""]
     if frame.empty:
         lines.append("(no rows)")
     else:
-        lines.append("| " + " | ".join(escape_markdown(c) for c in frame.columns) + " |")
-        lines.append("|" + "|".join("---" for _ in frame.columns) + "|")
-        for record in frame.itertuples(index=False):
-            lines.append("| " + " | ".join(escape_markdown(v) for v in record) + " |")
+        lines += _markdown_table([escape_markdown(c) for c in frame.columns], frame.itertuples(index=False))
     lines += ["", "Provenance:", ""]
     lines += [f"- {escape_markdown(k)}: {escape_markdown(_flat(v))}" for k, v in prov.items()]
     return "\n".join(lines) + "\n"
+
+
+def _markdown_table(header: list[str], records: Any) -> list[str]:
+    """Markdown table lines: ``header`` (already escaped) and one line per record (escaped here)."""
+    body = ["| " + " | ".join(escape_markdown(v) for v in record) + " |" for record in records]
+    return ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|", *body]
+
+
+def _compact_markdown(rows: list, reference: str | None) -> list[str]:
+    """The compact estimator table (estimator, tau [interval], verdict, Spearman, s/arch, failures)."""
+    header = ["estimator", "Kendall tau [interval]", *([f"vs {escape_markdown(reference)}"] if reference else []),
+              "Spearman", "s/arch", "failures"]  # fmt: skip
+    records = []
+    for row in rows:
+        tau = format_cell(row.tau)
+        if tau and not (math.isnan(row.low) or math.isnan(row.high)):
+            tau = f"{tau} [{format_cell(row.low)}, {format_cell(row.high)}]"
+        verdict = [row.vs_reference] if reference else []
+        records.append([row.estimator, tau, *verdict, row.spearman, row.s_per_arch, row.failures])
+    return _markdown_table(header, records)
 
 
 def _flat(value: Any) -> str:
@@ -357,8 +444,14 @@ def _provenance_block(store: Store, world: World) -> dict[str, Any]:
         "bootstrap": f"{world.cfg.bootstrap} resamples, {world.cfg.ci:.0%} percentile interval",
         # a merge of shards that had not finished (`merge --partial`): what is missing counts as failures
         **({"partial": f"unfinished shards {', '.join(last['partial'])}"} if last.get("partial") else {}),
-        **({"reference": world.cfg.reference} if world.cfg.reference else {}),
+        **_reference_provenance(world.cfg.reference, world.cfg.reference_label()),
     }
+
+
+def _reference_provenance(configured: str | None, label: str | None) -> dict[str, str]:
+    if label is None:
+        return {}
+    return {"reference": label if configured else f"{label} (the default: study.reference is unset)"}
 
 
 @dataclass
@@ -393,7 +486,8 @@ def write_tables(board: Board, out: Path, title: str) -> list[Path]:
         csv_path, md_path, json_path = (out / f"{name}.{ext}" for ext in ("csv", "md", "json"))
         with atomic_path(csv_path) as tmp:
             frame.to_csv(tmp, index=False)
-        write_text_atomic(md_path, to_markdown(frame, f"{title}: {name}", board.prov))
+        markdown = to_markdown(frame, f"{title}: {name}", board.prov, compact=name == "estimators")
+        write_text_atomic(md_path, markdown)
         payload = {"provenance": board.prov, "rows": json.loads(frame.to_json(orient="records"))}
         write_text_atomic(json_path, json.dumps(payload, indent=2, default=str))
         written += [csv_path, md_path, json_path]

@@ -6,6 +6,13 @@ provenance, in one self-contained file: the plots are embedded as base64
 opens from disk, from an artifact store or as an e-mail attachment. Every string
 that comes from a study (labels, errors, provenance) is HTML-escaped.
 
+The estimators lead with the compact table (``<table id="leaderboard">``, see
+:mod:`nas_harness.report.compact`): Kendall tau with its interval drawn as a bar on
+an axis common to all rows (inline SVG), the verdict against the reference,
+Spearman, seconds per architecture and failures; it fits a 1280 px screen. The
+full table (``<table id="estimators">``, every CSV column) follows in a
+``<details>`` section.
+
 Example::
 
     write_study_page(out / "quickstart", "quickstart", {"estimators": frame}, prov, plots.files, plots.errors)
@@ -27,20 +34,27 @@ import pandas as pd
 
 from nas_harness.atomic import write_text_atomic
 from nas_harness.report.cells import format_cell
+from nas_harness.report.compact import BEATS, WORSE, CompactRow, axis_of, compact_rows, reference_of
 
 PAGE = "index.html"
 #: caption of each plot (nas_harness.report.plots writes them; the page must not need matplotlib to name them)
 CAPTIONS = {
     "tradeoff": "Kendall tau (bootstrap interval as error bars) against seconds per architecture "
     "(one-off prepare plus scoring, amortized over the ranked architectures; log scale).",
-    "scatter": "Score against ground-truth accuracy, one panel per estimator; scores of 'lower is better' "
-    "estimators are negated, so up-and-right is good everywhere.",
+    "scatter": "Rank of the score against rank of the ground-truth accuracy (0 worst, 1 best, within each seed's "
+    "sample), one panel per estimator; scores of 'lower is better' estimators are ranked reversed, so "
+    "up-and-right is good everywhere and a perfect ranking is the diagonal.",
     "tau_history": "Kendall tau of each estimator over time (from history.csv).",
 }
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 110em; padding: 0 1em; color: #222; }
-h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 1.6em; }
+h1 { font-size: 1.5em; overflow-wrap: anywhere; } h2 { font-size: 1.2em; margin-top: 1.6em; }
 .scroll { overflow-x: auto; }
+table.compact td.label { overflow-wrap: anywhere; min-width: 8em; max-width: 26em; }
+table.compact td.beats { color: #17671f; font-weight: 600; } table.compact td.worse { color: #a01c1c; }
+svg.bar { display: block; }
+details { margin: 0.8em 0; } summary { cursor: pointer; color: #335; }
+#provenance td { overflow-wrap: anywhere; }
 table { border-collapse: collapse; font-size: 0.85em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; vertical-align: top; }
 th { background: #f0f0f0; text-align: left; }
@@ -70,6 +84,76 @@ def table_html(frame: pd.DataFrame, table_id: str) -> str:
     return (
         f'<div class="scroll"><table id="{escape(table_id)}">\n<thead><tr>{head}</tr></thead>\n'
         f"<tbody>\n{body}\n</tbody></table></div>"
+    )
+
+
+#: the interval bar of a compact row: width and height (CSS pixels) and the margin left and right of the axis
+BAR_WIDTH, BAR_HEIGHT, BAR_PAD = 160, 14, 5
+_BAR_COLORS = {BEATS: "#17671f", WORSE: "#a01c1c"}
+
+
+def interval_bar(row: CompactRow, axis: tuple[float, float]) -> str:
+    """An inline SVG: the axis, its zero, the tau interval as a thick line and tau as a dot (nothing when unknown)."""
+    low, high = axis
+
+    def x(value: float) -> str:
+        clipped = min(high, max(low, value))
+        return f"{BAR_PAD + (clipped - low) / (high - low) * (BAR_WIDTH - 2 * BAR_PAD):.1f}"
+
+    mid, color = BAR_HEIGHT / 2, _BAR_COLORS.get(row.vs_reference, "#3b5b8c")
+    parts = [
+        f'<line x1="{BAR_PAD}" x2="{BAR_WIDTH - BAR_PAD}" y1="{mid}" y2="{mid}" stroke="#ccc"/>',
+        f'<line x1="{x(0.0)}" x2="{x(0.0)}" y1="2" y2="{BAR_HEIGHT - 2}" stroke="#888"/>',
+    ]
+    label = "no interval"
+    if math.isfinite(row.low) and math.isfinite(row.high):
+        parts.append(
+            f'<line x1="{x(row.low)}" x2="{x(row.high)}" y1="{mid}" y2="{mid}" stroke="{color}" stroke-width="4"/>'
+        )
+        label = f"interval {format_cell(row.low)} to {format_cell(row.high)}"
+    if math.isfinite(row.tau):
+        parts.append(f'<circle cx="{x(row.tau)}" cy="{mid}" r="3" fill="{color}"/>')
+    return (
+        f'<svg class="bar" width="{BAR_WIDTH}" height="{BAR_HEIGHT}" viewBox="0 0 {BAR_WIDTH} {BAR_HEIGHT}" '
+        f'role="img" aria-label="{escape(label)}">' + "".join(parts) + "</svg>"
+    )
+
+
+def compact_html(frame: pd.DataFrame, table_id: str = "leaderboard") -> str | None:
+    """The compact estimator table (see the module docstring), or None when ``frame`` is no estimator leaderboard."""
+    rows = compact_rows(frame) if not frame.empty else None
+    if not rows:
+        return None
+    reference = reference_of(frame)
+    axis = axis_of(rows)
+    heads = ["estimator", "Kendall tau", "interval",
+             f"on a common axis: {format_cell(axis[0])} to {format_cell(axis[1])} (tick at 0)",
+             *([f"vs {reference}"] if reference else []), "Spearman", "s/arch", "failures"]  # fmt: skip
+    body = []
+    for row in rows:
+        interval = f"{format_cell(row.low)} to {format_cell(row.high)}" if math.isfinite(row.low) else ""
+        cells = [
+            f'<td class="label">{escape(row.estimator)}</td>',
+            cell_html(row.tau),
+            f'<td class="num">{escape(interval)}</td>',
+            f"<td>{interval_bar(row, axis)}</td>",
+            *([f'<td class="{escape(row.vs_reference)}">{escape(row.vs_reference)}</td>'] if reference else []),
+            cell_html(row.spearman),
+            cell_html(row.s_per_arch),
+            cell_html(row.failures),
+        ]
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    head = "".join(f"<th>{escape(h)}</th>" for h in heads)
+    note = (
+        f'<p class="muted">vs {escape(reference)}: the paired bootstrap interval of tau minus {escape(reference)}\'s '
+        "tau on the same architectures; beats: above 0, worse: below 0, tie: it holds 0.</p>"
+        if reference
+        else ""
+    )
+    return (
+        f'<table id="{escape(table_id)}" class="compact">\n<thead><tr>{head}</tr></thead>\n<tbody>\n'
+        + "\n".join(body)
+        + f"\n</tbody></table>{note}"
     )
 
 
@@ -128,7 +212,17 @@ def render_study_page(
         + "</p>",
     ]
     for name, frame in tables.items():
-        parts += [f"<h2>{escape(name.capitalize())}</h2>", table_html(frame, name)]
+        parts.append(f"<h2>{escape(name.capitalize())}</h2>")
+        compact = compact_html(frame) if name == "estimators" else None
+        if compact is None:
+            parts.append(table_html(frame, name))
+        else:  # the compact table first; every column behind a <details>
+            parts += [
+                compact,
+                f'<details id="{escape(name)}-all"><summary>All columns ({len(frame.columns)})</summary>',
+                table_html(frame, name),
+                "</details>",
+            ]
     if plots or plot_errors:
         parts.append("<h2>Plots</h2>")
         for name, path in plots.items():

@@ -2,13 +2,18 @@
 
 Three charts per study, drawn from the same frames as the tables:
 
-* ``scatter.png``: each estimator's score against the ground-truth accuracy of
-  every sampled architecture, one small panel per estimator. Scores are shown
-  signed by the estimator's declared direction (a "lower is better" score is
-  negated), so in every panel up-and-right means a good ranking.
+* ``scatter.png``: rank against rank, one small panel per estimator titled with
+  its Kendall tau: the rank of each sampled architecture's score (signed by the
+  estimator's declared direction, so a "lower is better" score ranks reversed)
+  against the rank of its ground-truth accuracy, both within its seed's sample
+  and scaled to 0 (worst) .. 1 (best). Ranks, not raw scores: a proxy whose
+  scores span 1e17..1e33 (synflow) would hide its ranking on a score axis, and a
+  ranking is what tau measures. A perfect ranking is the diagonal.
 * ``tradeoff.png``: Kendall tau (with its bootstrap interval as error bars)
   against seconds per architecture (one-off prepare plus scoring, amortized
-  over the ranked architectures; log scale): what each ranking costs.
+  over the ranked architectures; log scale): what each ranking costs. Labels
+  are nudged vertically (:func:`repel_labels`) so that no two overlap, with a
+  thin leader line to a point whose label moved.
 * ``tau_history.png``: Kendall tau over time from ``history.csv``, one line per
   estimator; not drawn while there is no history for the study.
 
@@ -35,6 +40,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure  # drawn without pyplot: no global state, the Agg renderer, no display
+from matplotlib.text import Text
 
 from nas_harness.atomic import atomic_path
 
@@ -44,7 +50,8 @@ PLOT_FILES = {
 }  # fmt: skip
 MAX_POINTS = 4000  # scatter points per panel; larger samples are thinned deterministically
 DPI = 80
-SPAN_LOG = 3  # scores spanning more orders of magnitude than this get a log (or symlog) axis
+LABEL_GID = "tradeoff-label"  # the estimator labels of the trade-off plot (what the repel moves)
+LABEL_GAP = 2.0  # pixels kept free between two labels
 _RC = {"font.size": 8, "axes.titlesize": 8, "axes.labelsize": 8, "legend.fontsize": 7}
 
 
@@ -113,6 +120,11 @@ def plain_text(value: object) -> str:
     return str(value).replace("\\", "\\\\").replace("$", r"\$")
 
 
+def shortened(label: str, limit: int = 48) -> str:
+    """``label`` cut to ``limit`` characters (with an ellipsis): a legend beside the axes must not squeeze them away."""
+    return label if len(label) <= limit else label[: limit - 1] + "\u2026"
+
+
 def estimator_colors(labels: list[str]) -> dict[str, tuple[float, ...]]:
     """A fixed colour per estimator (in table order), shared by the charts."""
     cmap = matplotlib.colormaps["tab20" if len(labels) > 10 else "tab10"]
@@ -134,14 +146,16 @@ def tradeoff_figure(estimators: pd.DataFrame) -> Figure | None:
     colors = estimator_colors([str(x) for x in estimators["estimator"]])
     log_cost = np.log10(drawable["cost"]) if len(drawable) else pd.Series(dtype=float)
     right_of = log_cost.min() + 0.7 * (log_cost.max() - log_cost.min()) if len(drawable) > 1 else math.inf
+    labels = []
     for row in drawable.itertuples(index=False):
         tau, low, high = row.kendall_tau, row.tau_ci_low, row.tau_ci_high
         yerr = [[tau - low], [high - tau]] if math.isfinite(low) and math.isfinite(high) else None
         color = colors[str(row.estimator)]
         ax.errorbar(row.cost, tau, yerr=yerr, fmt="o", color=color, capsize=3, markersize=5)
         left = math.log10(row.cost) > right_of  # labels of the rightmost points go left, inside the axes
-        ax.annotate(plain_text(row.estimator), (row.cost, tau), xytext=(-4 if left else 4, 3),
-                    textcoords="offset points", ha="right" if left else "left", fontsize=7, color=color)  # fmt: skip
+        labels.append(
+            (plain_text(shortened(str(row.estimator), 32)), (row.cost, tau), (-4.0 if left else 4.0, 3.0), color)
+        )
     if len(drawable):
         ax.set_xscale("log")
         ax.margins(x=0.08, y=0.08)
@@ -153,7 +167,74 @@ def tradeoff_figure(estimators: pd.DataFrame) -> Figure | None:
     if left_out:
         note = "not drawn (no tau or no cost): " + ", ".join(plain_text(x) for x in left_out)
         fig.text(0.01, 0.005, note, fontsize=6, color="0.4", va="bottom", wrap=True)
+    _place_labels(fig, ax, labels)
     return fig
+
+
+def _annotate(ax, text: str, xy: tuple[float, float], offset: tuple[float, float], color, leader: bool = False):
+    """One estimator label of the trade-off plot, ``offset`` points from its point (left of it when negative)."""
+    arrow = {"arrowstyle": "-", "color": color, "linewidth": 0.5, "shrinkA": 0, "shrinkB": 4} if leader else None
+    return ax.annotate(text, xy, xytext=offset, textcoords="offset points", ha="right" if offset[0] < 0 else "left",
+                       fontsize=7, color=color, gid=LABEL_GID, arrowprops=arrow, annotation_clip=False)  # fmt: skip
+
+
+def _place_labels(fig: Figure, ax, labels: list) -> None:
+    """Draw the labels where :func:`repel_labels` puts them: the layout is computed once and then frozen, so the
+    pixels measured here are the pixels saved (scaled by the saving DPI)."""
+    if not labels:
+        return
+    drawn = [_annotate(ax, *label) for label in labels]
+    FigureCanvasAgg(fig)
+    fig.draw_without_rendering()  # constrained layout places the axes now ...
+    fig.set_layout_engine("none")  # ... and keeps them there: moving a label must not move the points
+    renderer = fig.canvas.get_renderer()
+    boxes = [tuple(Text.get_window_extent(a, renderer).extents) for a in drawn]
+    shifts = repel_labels(boxes, top=ax.get_window_extent(renderer).y1, gap=LABEL_GAP)
+    to_points = 72.0 / fig.dpi
+    for annotation, (text, xy, (dx, dy), color), shift in zip(drawn, labels, shifts, strict=True):
+        if abs(shift) > 0.5:  # moved: a thin leader line ties it to its point
+            annotation.remove()
+            _annotate(ax, text, xy, (dx, dy + shift * to_points), color, leader=abs(shift) > 6)
+
+
+def label_boxes(fig: Figure) -> list[tuple[float, float, float, float]]:
+    """The pixel boxes (x0, y0, x1, y1) of the trade-off plot's estimator labels as drawn (without leader lines)."""
+    FigureCanvasAgg(fig)
+    fig.draw_without_rendering()
+    renderer = fig.canvas.get_renderer()
+    texts = [t for ax in fig.axes for t in ax.texts if t.get_gid() == LABEL_GID]
+    return [tuple(Text.get_window_extent(t, renderer).extents) for t in texts]
+
+
+def repel_labels(
+    boxes: list[tuple[float, float, float, float]], top: float = math.inf, gap: float = LABEL_GAP
+) -> list[float]:
+    """Vertical shifts (same units as the boxes, up positive) after which no two boxes ``(x0, y0, x1, y1)``
+    intersect, nor come closer than ``gap``.
+
+    Bottom to top, each box moves up just above the boxes placed before it that it meets; then top to
+    bottom, each stays below ``top`` (the axes' upper edge) and moves down just below those it meets. The
+    second pass checks each box against every box placed before it, so the result never overlaps.
+    """
+    y0 = [b[1] for b in boxes]
+    height = [b[3] - b[1] for b in boxes]
+
+    def meet(i: int, j: int) -> bool:
+        x_meet = boxes[i][0] < boxes[j][2] + gap and boxes[j][0] < boxes[i][2] + gap
+        return x_meet and y0[i] < y0[j] + height[j] + gap and y0[j] < y0[i] + height[i] + gap
+
+    placed: list[int] = []
+    for i in sorted(range(len(boxes)), key=lambda k: (y0[k], k)):
+        while hits := [j for j in placed if meet(i, j)]:
+            y0[i] = max(y0[j] + height[j] for j in hits) + gap
+        placed.append(i)
+    placed = []
+    for i in sorted(range(len(boxes)), key=lambda k: (-y0[k], k)):
+        y0[i] = min(y0[i], top - height[i])
+        while hits := [j for j in placed if meet(i, j)]:
+            y0[i] = min(y0[j] for j in hits) - gap - height[i]
+        placed.append(i)
+    return [y - b[1] for y, b in zip(y0, boxes, strict=True)]
 
 
 def budget_figure(budget: pd.DataFrame | None) -> Figure | None:
@@ -182,7 +263,7 @@ def budget_figure(budget: pd.DataFrame | None) -> Figure | None:
 
 
 def scatter_figure(estimators: pd.DataFrame, scores: pd.DataFrame) -> Figure | None:
-    """One small panel per estimator: signed score against ground-truth accuracy."""
+    """One small panel per estimator: the rank of its (signed) score against the rank of the ground truth."""
     if scores.empty:
         return None
     order = [str(x) for x in estimators["estimator"]] if len(estimators) else []
@@ -194,53 +275,44 @@ def scatter_figure(estimators: pd.DataFrame, scores: pd.DataFrame) -> Figure | N
         taus = dict(zip(map(str, estimators["estimator"]), tau_values, strict=True))
     cols = min(4, len(labels))
     rows = math.ceil(len(labels) / cols)
-    fig = Figure(figsize=(2.4 * cols, 2.1 * rows), layout="constrained")
+    fig = Figure(figsize=(2.4 * cols, 2.3 * rows), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False)
     colors = estimator_colors(order)
     for ax, label in zip(axes.flat, labels, strict=False):
-        mine = scores[scores["estimator"] == label]
+        mine = rank_frame(scores[scores["estimator"] == label])
         shown = _thin(mine)
-        ax.scatter(shown["truth"], shown["signed_score"], s=4, alpha=0.5, color=colors[label], linewidths=0)
+        ax.plot([0, 1], [0, 1], color="0.75", linewidth=0.8, linestyle=":")  # a perfect ranking
+        ax.scatter(shown["truth_rank"], shown["score_rank"], s=4, alpha=0.5, color=colors[label], linewidths=0)
         minimize = (mine["direction"] == "min").any()
         tau = taus.get(label, math.nan)
         tau_text = f"{tau:.3f}" if math.isfinite(tau) else "n/a"
         count = f"{len(mine)}" if len(shown) == len(mine) else f"{len(shown)} of {len(mine)}"
-        ax.set_title(f"{plain_text(label)}\ntau {tau_text}, {count} archs", fontsize=7)
-        scale = score_scale(mine["signed_score"])
-        ax.set_yscale(scale[0], **scale[1])
-        ylabel = "-score (lower is better)" if minimize else "score"
-        ax.set_ylabel(ylabel if scale[0] == "linear" else f"{ylabel}, {scale[0]}", fontsize=7)
+        ax.set_title(f"{plain_text(shortened(label, 40))}\ntau {tau_text}, {count} archs", fontsize=7)
+        ax.set_ylabel("rank of -score (lower is better)" if minimize else "rank of score", fontsize=7)
+        ax.set_xlim(-0.04, 1.04)
+        ax.set_ylim(-0.04, 1.04)
+        ax.set_xticks([0, 0.5, 1])
+        ax.set_yticks([0, 0.5, 1])
         ax.tick_params(labelsize=6)
-        if scale[0] == "linear":
-            ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 4))
-        else:  # a handful of decades, not one label per decade
-            ax.yaxis.get_major_locator().set_params(numticks=5)
-            ax.minorticks_off()
-            signed = mine["signed_score"]
-            if scale[0] == "symlog" and (signed >= 0).all():
-                ax.set_ylim(bottom=0)  # zeros among positive scores: no negative decades below them
-            elif scale[0] == "symlog" and (signed <= 0).all():
-                ax.set_ylim(top=0)
     for ax in list(axes.flat)[len(labels) :]:
         ax.set_visible(False)
     for ax in axes[-1]:
-        ax.set_xlabel("ground-truth accuracy", fontsize=7)
+        ax.set_xlabel("rank of ground-truth accuracy", fontsize=7)
     return fig
 
 
-def score_scale(values: pd.Series) -> tuple[str, dict[str, float]]:
-    """A y scale for scores: linear, or log / symlog when they span more than SPAN_LOG orders of magnitude
-    (e.g. synflow), so that a few huge scores do not flatten all the others onto one line."""
-    finite = values[np.isfinite(values)].to_numpy(dtype=float)
-    magnitude = np.abs(finite[finite != 0])
-    if len(magnitude) < 2:
-        return "linear", {}
-    small = float(np.quantile(magnitude, 0.05))
-    if magnitude.max() / small <= 10**SPAN_LOG:
-        return "linear", {}
-    if (finite > 0).all():
-        return "log", {}
-    return "symlog", {"linthresh": small}
+def rank_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (rows of the score frame with a finite signed score) with ``score_rank`` and ``truth_rank``:
+    ranks within each seed's sample (ties share their mean rank), scaled to 0 (worst) .. 1 (best)."""
+    finite = frame[np.isfinite(frame["signed_score"].astype(float))]
+    by_seed = finite.groupby("seed") if "seed" in finite.columns else finite.groupby(lambda _: 0)
+
+    def scaled(column: str) -> pd.Series:
+        rank = by_seed[column].rank(method="average")
+        count = by_seed[column].transform("size")
+        return ((rank - 1) / (count - 1)).where(count > 1, 0.5)
+
+    return finite.assign(score_rank=scaled("signed_score"), truth_rank=scaled("truth"))
 
 
 def _thin(frame: pd.DataFrame) -> pd.DataFrame:
@@ -269,7 +341,7 @@ def history_figure(history: pd.DataFrame | None, study: str | None = None) -> Fi
     for label in labels:
         mine = rows[rows["estimator"].astype(str) == label].sort_values("when", kind="stable")
         ax.plot(mine["when"], mine["tau"], marker="o", markersize=3, linewidth=1, color=colors[label],
-                label=plain_text(label))  # fmt: skip
+                label=plain_text(shortened(label)))  # fmt: skip
     ax.set_ylabel("Kendall tau")
     ax.set_title("Kendall tau over time" + (f": {plain_text(study)}" if study else ""))
     ax.grid(True, alpha=0.3)

@@ -2,7 +2,9 @@
 
 A run is named in one of three ways (:func:`load_run`):
 
-* a study output folder (or its ``results.sqlite``): the tables are recomputed from the store;
+* a study output folder (or its ``results.sqlite``): the tables are recomputed from the store, and the
+  per-architecture scores are kept (:attr:`RunSummary.scores`), so that two stores can be compared on the
+  architectures both scored (:mod:`nas_harness.track.compare`);
 * a leaderboard folder (``<leaderboard_dir>/<study>``, or its ``estimators.json`` / ``estimators.csv``);
 * ``HISTORY.csv@SELECTOR``: one row group of a history file, e.g. ``leaderboards/history.csv@latest``,
   ``@12`` (run number), ``@2026-11-24`` (UTC date) or ``@3f9c2ab`` (git sha prefix); see
@@ -23,7 +25,7 @@ import pandas as pd
 from nas_harness.api import HarnessError
 from nas_harness.config import STORE_FILENAME, config_from_stored
 from nas_harness.provenance import recorded_cpu
-from nas_harness.report.leaderboard import estimator_table
+from nas_harness.report.leaderboard import estimator_table, score_frame
 from nas_harness.run.store import Store
 from nas_harness.run.world import World
 from nas_harness.track.history import is_history_file, read_history, select_group, short_sha
@@ -66,6 +68,11 @@ class RunSummary:
     git_sha: str = ""
     date: str = ""
     cpu_model: str = ""  # the CPU it ran on ('' when not recorded)
+    #: per-architecture scores (a results store only; None for a leaderboard or history row): the score frame of
+    #: :func:`nas_harness.report.leaderboard.score_frame` (estimator, seed, arch, signed_score, truth, ...)
+    scores: pd.DataFrame | None = None
+    bootstrap: int = 1000  # the study's bootstrap resamples and interval level (for a paired comparison)
+    ci: float = 0.95
 
     def describe(self) -> str:
         facts = [
@@ -191,12 +198,14 @@ def from_store(path: Path, name: str, world_factory: Callable[[Any], Any] | None
         cfg = config_from_stored(raw, str(path))
         if world_factory is None:
             world_factory = World
-        frame = estimator_table(store, world_factory(cfg))
+        world = world_factory(cfg)
+        frame = estimator_table(store, world)
+        scores = score_frame(store, world)
         runs = store.runs()
     finally:
         store.close()
     last = runs[-1]["provenance"] if runs else {}
-    return summary_from_frame(
+    summary = summary_from_frame(
         frame,
         name,
         study=cfg.name,
@@ -205,3 +214,5 @@ def from_store(path: Path, name: str, world_factory: Callable[[Any], Any] | None
         date=last.get("started"),
         cpu_model=recorded_cpu(last),
     )
+    summary.scores, summary.bootstrap, summary.ci = scores, cfg.bootstrap, cfg.ci
+    return summary

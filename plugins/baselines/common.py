@@ -14,13 +14,17 @@ from typing import Any
 import torch
 from torch import nn
 
-from nas_harness.api import Arch, ConfigError, Context
+from nas_harness.api import Arch, ConfigError, Context, HarnessError
 from nas_harness.seeding import derived_seed
 
 #: The layers whose weights the zero-cost scores sum over. zero-cost-nas
 #: (``foresight/pruners/p_utils.py``, ``get_layer_metric_array``) visits
 #: ``nn.Conv2d`` and ``nn.Linear`` weights only: no biases, no BN parameters.
 WEIGHT_LAYERS: tuple[type[nn.Module], ...] = (nn.Conv2d, nn.Linear)
+
+
+class DegenerateNetworkError(HarnessError, ValueError):
+    """The network cannot be scored: its output does not depend on its input (e.g. a disconnected cell)."""
 
 
 def check_batch_size(proxy: str, batch_size: object, minimum: int = 1) -> int:
@@ -117,3 +121,54 @@ def finite_or_nan(value: float | torch.Tensor) -> float:
     """``value`` as a float, or NaN when it is not finite (the runner records NaN as a failed score)."""
     value = float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
     return value if math.isfinite(value) else math.nan
+
+
+def placeholder_batch(shape: tuple[int, ...], device: torch.device | str) -> tuple[torch.Tensor, torch.Tensor]:
+    """A batch of one zero image of ``shape`` and label 0: what a data-free proxy's ``score_network`` reads
+    the image shape from (the study path of params, flops, synflow and l2_norm)."""
+    return torch.zeros((1, *shape), device=device), torch.zeros(1, dtype=torch.long, device=device)
+
+
+def check_connected(proxy: str, arch: Arch, ctx: Context) -> None:
+    """A :class:`DegenerateNetworkError` when the search space says ``arch`` is disconnected.
+
+    Spaces that can tell implement ``is_disconnected(arch)`` (NAS-Bench-201: no path of non-``none`` edges
+    from a cell's input to its output, so the network computes the same output for every image).
+    """
+    is_disconnected = getattr(ctx.space, "is_disconnected", None)
+    if is_disconnected is not None and is_disconnected(arch):
+        raise DegenerateNetworkError(
+            f"{proxy}: architecture {ctx.space.to_str(arch)} is disconnected (its cell has no path of non-'none' "
+            f"edges from input to output, so the network's output does not depend on the image): the score is "
+            f"undefined"
+        )
+
+
+def check_input_dependence(proxy: str, outputs: torch.Tensor) -> None:
+    """A :class:`DegenerateNetworkError` when every row of ``outputs`` (a batch of two or more) is the same.
+
+    A network whose output ignores its input (a disconnected cell, every unit dead) has no data-dependent
+    gradient or Jacobian to score; bit-identical logits for different images only happen then (or when
+    every image of the batch is the same).
+    """
+    if outputs.shape[0] >= 2 and bool((outputs == outputs[:1]).all()):
+        raise DegenerateNetworkError(
+            f"{proxy}: the network gives the same output for all {outputs.shape[0]} images of the batch (its "
+            f"output does not depend on its input, e.g. a cell with no path from input to output): the score is "
+            f"undefined"
+        )
+
+
+def input_jacobians(net: nn.Module, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(J, outputs)``: row i of ``J`` ``[B, C*H*W]`` is d(sum of the network's outputs)/d(image i) (float64).
+
+    This is ``y.backward(torch.ones_like(y)); x.grad`` of nas-without-training v1 and EPE-NAS. An output
+    that does not depend on the input gives zero Jacobians.
+    """
+    x = inputs.detach().clone().requires_grad_(True)
+    outputs = net(x)
+    total = outputs.sum()
+    grad = torch.autograd.grad(total, x, allow_unused=True)[0] if total.requires_grad else None
+    if grad is None:
+        grad = torch.zeros_like(x)
+    return grad.detach().flatten(1).to(torch.float64), outputs.detach()

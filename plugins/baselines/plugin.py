@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from nas_harness.hookspecs import hookimpl
 from nas_harness_plugins.baselines.proxies import FlopsProxy, ParamsProxy, RandomProxy
+from nas_harness_plugins.baselines.suite_zero import EpeNasProxy, FisherProxy, GraspProxy, L2NormProxy, PlainProxy
 from nas_harness_plugins.baselines.zero_cost import (
     GradNormProxy,
     JacobCovProxy,
@@ -22,11 +23,19 @@ PROXIES = (
     JacobCovProxy,
     NaswotProxy,
 )
+#: NAS-Bench-Suite-Zero's other proxies (NASLib ``find_measures`` parity), registered with PROXIES
+SUITE_ZERO_PROXIES = (
+    GraspProxy,
+    FisherProxy,
+    PlainProxy,
+    L2NormProxy,
+    EpeNasProxy,
+)
 
 
 @hookimpl
 def nas_harness_register_proxies(register):
-    for cls in PROXIES:
+    for cls in PROXIES + SUITE_ZERO_PROXIES:
         register(cls.name, cls)
 
 

@@ -7,14 +7,17 @@ why parameter and FLOP counts are the first baselines any proxy must beat
 
 from __future__ import annotations
 
+import abc
 import random
 from typing import Any
+
+import torch
 
 from nas_harness.api import Arch, Context, Direction, Proxy
 from nas_harness.costs import count_flops, count_params
 from nas_harness.options import check_int
 from nas_harness.seeding import derived_seed
-from nas_harness_plugins.baselines.common import seeded_network
+from nas_harness_plugins.baselines.common import placeholder_batch, seeded_network
 
 
 class _NetworkSizeProxy(Proxy):
@@ -27,24 +30,35 @@ class _NetworkSizeProxy(Proxy):
         # leaves the caller's random state alone; the counts do not depend on the weights.
         self.net_cfg = net_cfg
 
+    def score(self, arch: Arch, ctx: Context) -> float:
+        net = seeded_network(self.name, arch, ctx, self.net_cfg)
+        return self.score_network(net, *placeholder_batch((3, self.input_size, self.input_size), ctx.device))
+
+    @abc.abstractmethod
+    def score_network(self, net: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> float:
+        """The count for ``net``; ``inputs`` gives only the image shape."""
+
 
 class ParamsProxy(_NetworkSizeProxy):
     """Number of trainable parameters of the built network (more is predicted better)."""
 
     name = "baselines.params"
 
-    def score(self, arch: Arch, ctx: Context) -> float:
-        return float(count_params(seeded_network(self.name, arch, ctx, self.net_cfg)))
+    def score_network(self, net: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> float:
+        return float(count_params(net))
 
 
 class FlopsProxy(_NetworkSizeProxy):
-    """Multiply-accumulates of one forward pass at the benchmark's input size."""
+    """Multiply-accumulates of one forward pass at the benchmark's input size.
+
+    ``score_network`` counts them at the image shape of its ``inputs`` (``input_size`` is the study path's:
+    3 x input_size x input_size).
+    """
 
     name = "baselines.flops"
 
-    def score(self, arch: Arch, ctx: Context) -> float:
-        model = seeded_network(self.name, arch, ctx, self.net_cfg)
-        return float(count_flops(model, (1, 3, self.input_size, self.input_size)))
+    def score_network(self, net: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> float:
+        return float(count_flops(net, (1, *inputs.shape[1:])))
 
 
 class RandomProxy(Proxy):

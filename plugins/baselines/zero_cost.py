@@ -29,10 +29,15 @@ have a bias and whose cell BNs have no affine weights or running statistics,
 and whose ``bn=False`` copy (used for synflow) still keeps the BNs of the two
 reduction blocks; here synflow removes every BN layer.
 Non-finite results come back as NaN, which the runner records as a failure.
+
+Every proxy here also scores a bare network (``score_network(net, inputs, targets)``, the
+:class:`~nas_harness.api.NetworkProxy` protocol behind :func:`nas_harness.proxy_library.score_module`);
+``score(arch, ctx)`` is exactly: build the seeded network, fetch the batch, ``score_network``.
 """
 
 from __future__ import annotations
 
+import abc
 from typing import Any
 
 import numpy as np
@@ -44,7 +49,9 @@ from nas_harness_plugins.baselines.common import (
     check_batch_size,
     fetch_batch,
     finite_or_nan,
+    input_jacobians,
     on_relu,
+    placeholder_batch,
     remove_batchnorm,
     seeded_network,
     weight_gradients,
@@ -58,7 +65,8 @@ class SynflowProxy(Proxy):
 
     Options: ``input_size`` (square side of the all-ones input when the study
     has no data; default: the data's shape, else 3x32x32), plus network options
-    for ``space.build`` (``C``, ``N``, ``num_classes``...).
+    for ``space.build`` (``C``, ``N``, ``num_classes``...). ``score_network`` reads
+    the image shape from its ``inputs`` (``input_size`` is the study path's).
     """
 
     # Tanaka et al., NeurIPS 2020, sec. 4 eq. (1): synaptic saliency S(theta) = dR/dtheta ⊙ theta; sec. 6:
@@ -87,12 +95,16 @@ class SynflowProxy(Proxy):
 
     def score(self, arch: Arch, ctx: Context) -> float:
         net = seeded_network(self.name, arch, ctx, self.net_cfg)
+        return self.score_network(net, *placeholder_batch(self.input_shape(ctx), ctx.device))
+
+    def score_network(self, net: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> float:
+        """Synflow of ``net`` (modified: BN removed, float64, absolute weights) on all-ones of ``inputs``' shape."""
         remove_batchnorm(net)  # "BN disabled": the network without its BN layers
         net = net.double().eval()  # eval: nothing random (no BN is left to care about the mode)
         with torch.no_grad():
             for p in net.parameters():
-                p.abs_()  # linearise: |theta| (the network is thrown away, so no signs are restored)
-        x = torch.ones((1, *self.input_shape(ctx)), dtype=torch.float64, device=ctx.device)
+                p.abs_()  # linearise: |theta| (the network is a copy, so no signs are restored)
+        x = torch.ones((1, *inputs.shape[1:]), dtype=torch.float64, device=inputs.device)
         R = net(x).sum()
         total = sum(((w * g).abs().sum() for w, g in weight_gradients(R, net)), torch.zeros((), dtype=torch.float64))
         return finite_or_nan(total)
@@ -116,10 +128,21 @@ class _BatchProxy(Proxy):
         net = seeded_network(self.name, arch, ctx, self.net_cfg).train()
         return net, x, y
 
-    def loss_gradients(self, arch: Arch, ctx: Context) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """``(weight, dL/dweight)`` per Conv/Linear layer, L the mean cross-entropy of the batch."""
+    def score(self, arch: Arch, ctx: Context) -> float:
         net, x, y = self.network_and_batch(arch, ctx)
-        return weight_gradients(F.cross_entropy(net(x), y), net)
+        return self.score_network(net, x, y)
+
+    @abc.abstractmethod
+    def score_network(self, net: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> float:
+        """The score of ``net`` (put in training mode, as both code bases score it) on the batch."""
+
+    @staticmethod
+    def loss_gradients(
+        net: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor
+    ) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """``(weight, dL/dweight)`` per Conv/Linear layer, L the mean cross-entropy of the batch (training mode)."""
+        net.train()
+        return weight_gradients(F.cross_entropy(net(inputs), targets), net)
 
 
 class SnipProxy(_BatchProxy):
@@ -130,8 +153,8 @@ class SnipProxy(_BatchProxy):
     # parameters (zero-cost-nas ``snip.py``: Conv2d/Linear weights, one batch, BN in training mode).
     name = "baselines.snip"
 
-    def score(self, arch: Arch, ctx: Context) -> float:
-        total = sum((w * g).abs().sum().item() for w, g in self.loss_gradients(arch, ctx))
+    def score_network(self, net: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> float:
+        total = sum((w * g).abs().sum().item() for w, g in self.loss_gradients(net, inputs, targets))
         return finite_or_nan(total)
 
 
@@ -142,8 +165,8 @@ class GradNormProxy(_BatchProxy):
     # minibatch); zero-cost-nas ``grad_norm.py`` sums the per-layer norms ``weight.grad.norm()``.
     name = "baselines.grad_norm"
 
-    def score(self, arch: Arch, ctx: Context) -> float:
-        total = sum(torch.linalg.vector_norm(g).item() for _, g in self.loss_gradients(arch, ctx))
+    def score_network(self, net: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> float:
+        total = sum(torch.linalg.vector_norm(g).item() for _, g in self.loss_gradients(net, inputs, targets))
         return finite_or_nan(total)
 
 
@@ -169,15 +192,16 @@ class JacobCovProxy(_BatchProxy):
     def jacobians(self, arch: Arch, ctx: Context) -> np.ndarray:
         """``[B, C*H*W]`` float64: row i is d(sum of the network's outputs)/d(image i)."""
         net, x, _ = self.network_and_batch(arch, ctx)
-        x = x.detach().clone().requires_grad_(True)
-        out = net(x).sum()
-        grad = torch.autograd.grad(out, x, allow_unused=True)[0] if out.requires_grad else None
-        if grad is None:  # the output does not depend on the input: zero Jacobians (and a NaN score)
-            grad = torch.zeros_like(x)
-        return grad.detach().flatten(1).to(torch.float64).cpu().numpy()
+        return self.network_jacobians(net, x)
 
-    def score(self, arch: Arch, ctx: Context) -> float:
-        J = self.jacobians(arch, ctx)
+    @staticmethod
+    def network_jacobians(net: torch.nn.Module, inputs: torch.Tensor) -> np.ndarray:
+        """:meth:`jacobians` of a given network (put in training mode) on ``inputs``."""
+        # An output that does not depend on the input gives zero Jacobians (and a NaN score).
+        return input_jacobians(net.train(), inputs)[0].cpu().numpy()
+
+    def score_network(self, net: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> float:
+        J = self.network_jacobians(net, inputs)
         if not np.isfinite(J).all():
             return float("nan")
         with np.errstate(all="ignore"):  # constant rows give NaN correlations, negative v + k a NaN log
@@ -211,6 +235,12 @@ class NaswotProxy(_BatchProxy):
     def kernel(self, arch: Arch, ctx: Context) -> np.ndarray:
         """K_H as float64 ``[B, B]``."""
         net, x, _ = self.network_and_batch(arch, ctx)
+        return self.network_kernel(net, x)
+
+    @staticmethod
+    def network_kernel(net: torch.nn.Module, x: torch.Tensor) -> np.ndarray:
+        """:meth:`kernel` of a given network (put in training mode) on the images ``x``."""
+        net.train()
         B = x.shape[0]
         K = torch.zeros((B, B), dtype=torch.float64, device=x.device)
 
@@ -229,6 +259,6 @@ class NaswotProxy(_BatchProxy):
             net(x)
         return K.cpu().numpy()
 
-    def score(self, arch: Arch, ctx: Context) -> float:
-        _, logdet = np.linalg.slogdet(self.kernel(arch, ctx))
+    def score_network(self, net: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> float:
+        _, logdet = np.linalg.slogdet(self.network_kernel(net, inputs))
         return finite_or_nan(logdet)  # a singular K (e.g. no ReLU, identical codes) gives -inf: NaN
