@@ -8,7 +8,8 @@ proxies read train batch 0 (64 images, 128 for NASWOT, 256 for EPE-NAS) of a gen
 CIFAR-shaped data set (32x32 RGB, 10 classes, named ``cifar10`` so the
 NAS-Bench-201 normalisation applies); no real data is needed. ``extra_info``
 records torch's thread count and the architectures. The NAS-Bench-Suite-Zero
-proxies (grasp, fisher, plain, l2_norm, epe_nas) are timed the same way.
+proxies (grasp, fisher, plain, l2_norm, epe_nas) and the ``zeroshot`` ones (Zen-NAS, ZiCo, MeCo,
+SWAP, the AZ-NAS components) are timed the same way.
 
     python -m pytest benchmarks/bench_baselines.py --benchmark-only
 """
@@ -26,8 +27,11 @@ from nas_harness.api import Context
 from nas_harness.data import CIFAR10_CLASSES, BatchProvider, ImageDataset
 from nas_harness.spaces.nb201 import NB201Space
 from nas_harness_plugins.baselines.plugin import PROXIES, SUITE_ZERO_PROXIES
+from nas_harness_plugins.zeroshot.plugin import PROXIES as ZEROSHOT_PROXIES
 
 N_ARCHS = 6  # rounds per proxy: one architecture each
+# per-architecture proxies only: zeroshot.az_nas ranks a whole set (its components are timed one by one)
+TIMED = PROXIES + SUITE_ZERO_PROXIES + tuple(c for c in ZEROSHOT_PROXIES if not getattr(c, "set_level", False))
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +54,7 @@ def archs(ctx) -> list:
     return ctx.space.sample_unique(N_ARCHS + 1, random.Random(0))  # the extra one warms up
 
 
-@pytest.mark.parametrize("cls", PROXIES + SUITE_ZERO_PROXIES, ids=lambda c: c.name)
+@pytest.mark.parametrize("cls", TIMED, ids=lambda c: c.name)
 def test_seconds_per_architecture(benchmark, cls, ctx, archs):
     benchmark.extra_info["torch_threads"] = torch.get_num_threads()
     benchmark.extra_info["archs"] = [ctx.space.to_str(a) for a in archs[1:]]

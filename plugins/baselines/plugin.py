@@ -54,6 +54,11 @@ GOLDEN_NB201_DIGITS = {  # name: (options, tau, tolerance); 95% interval in the 
     "baselines.grad_norm": ({"C": 8, "N": 1}, -0.070, 0.09),  # -0.151..0.011
     "baselines.jacob_cov": ({"C": 8, "N": 1}, 0.296, 0.08),  # 0.220..0.364
     "baselines.naswot": ({"C": 8, "N": 1}, 0.157, 0.08),  # 0.085..0.228
+    "baselines.grasp": ({"C": 8, "N": 1}, -0.193, 0.09),  # -0.274..-0.110
+    "baselines.fisher": ({"C": 8, "N": 1}, -0.357, 0.07),  # -0.415..-0.293
+    "baselines.plain": ({"C": 8, "N": 1}, -0.082, 0.08),  # -0.152..-0.010
+    "baselines.l2_norm": ({"C": 8, "N": 1}, 0.097, 0.08),  # 0.025..0.171
+    "baselines.epe_nas": ({"C": 8, "N": 1}, 0.264, 0.07),  # 0.193..0.333
 }
 
 
