@@ -17,10 +17,11 @@ import pytest
 import torch
 from torch import nn
 
-from nas_harness.api import ConfigError, Context, Direction, Proxy, SearchSpace
-from nas_harness.data import BatchProvider, ImageDataset
+from nas_harness.api import ConfigError, Context, Direction, Proxy
+from nas_harness.data import BatchProvider
 from nas_harness.seeding import derived_seed
 from nas_harness.spaces.nb201 import NB201Space
+from nas_harness.testing import FactorySpace
 from nas_harness_plugins.baselines.plugin import PROXIES
 from nas_harness_plugins.baselines.proxies import FlopsProxy, ParamsProxy, RandomProxy
 from nas_harness_plugins.baselines.zero_cost import (
@@ -30,6 +31,7 @@ from nas_harness_plugins.baselines.zero_cost import (
     SnipProxy,
     SynflowProxy,
 )
+from tests.helpers.proxy_fixtures import image_data
 
 DATA_PROXIES = (SnipProxy, GradNormProxy, JacobCovProxy, NaswotProxy)
 ALL_CONV3 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
@@ -38,40 +40,6 @@ ALL_NONE = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
 
 
 # --------------------------------------------------------------------------- fixtures
-
-
-class TinySpace(SearchSpace):
-    """Architectures are names of network factories: ``build(name)`` calls ``factories[name](**net_cfg)``."""
-
-    name = "tiny"
-
-    def __init__(self, factories):
-        self.factories = factories
-
-    def parse(self, text):
-        return text
-
-    def to_str(self, arch):
-        return str(arch)
-
-    def sample(self, rng):
-        return rng.choice(sorted(self.factories))
-
-    def mutate(self, arch, rng):
-        return rng.choice([a for a in sorted(self.factories) if a != arch])
-
-    def build(self, arch, **net_cfg):
-        return self.factories[arch](**net_cfg)
-
-
-def image_data(n_train=200, size=4, n_classes=3, seed=0, name="toy") -> ImageDataset:
-    rng = np.random.default_rng(seed)
-
-    def split(n):
-        return rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8), np.arange(n) % n_classes
-
-    (xt, yt), (xs, ys) = split(n_train), split(20)
-    return ImageDataset(name, [f"c{i}" for i in range(n_classes)], xt, yt, xs, ys)
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +77,7 @@ def relu_net(num_classes=3):
 
 
 def tiny_ctx(factories, data=None, seed=0) -> Context:
-    return Context(space=TinySpace(factories), seed=seed, data=data)
+    return Context(space=FactorySpace(factories), seed=seed, data=data)
 
 
 def same_network(proxy_name: str, ctx: Context, arch, **net_cfg) -> nn.Module:

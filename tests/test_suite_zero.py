@@ -16,14 +16,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nas_harness.api import ConfigError, Context, Direction, NetworkProxy, SearchSpace
-from nas_harness.data import BatchProvider, ImageDataset
+from nas_harness.api import ConfigError, Context, Direction, NetworkProxy
+from nas_harness.data import BatchProvider
+from nas_harness.proxy_kit import DegenerateNetworkError, fetch_batch, seeded_network
 from nas_harness.proxy_library import network_proxies, score_module
 from nas_harness.registry import Registry, get_registry
 from nas_harness.seeding import derived_seed
 from nas_harness.spaces.nb201 import NB201Space
+from nas_harness.testing import FactorySpace
 from nas_harness_plugins.baselines import plugin
-from nas_harness_plugins.baselines.common import DegenerateNetworkError, fetch_batch, seeded_network
 from nas_harness_plugins.baselines.suite_zero import (
     EpeNasProxy,
     FisherProxy,
@@ -32,6 +33,7 @@ from nas_harness_plugins.baselines.suite_zero import (
     PlainProxy,
     epe_nas_score,
 )
+from tests.helpers.proxy_fixtures import image_data
 
 SUITE_ZERO = (GraspProxy, FisherProxy, PlainProxy, L2NormProxy, EpeNasProxy)
 DATA_FREE = {"baselines.params", "baselines.flops", "baselines.synflow", "baselines.l2_norm"}
@@ -47,37 +49,6 @@ pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
 
 # --------------------------------------------------------------------------- fixtures
-
-
-class TinySpace(SearchSpace):
-    """Architectures are names of network factories: ``build(name)`` calls ``factories[name](**net_cfg)``."""
-
-    name = "tiny"
-
-    def __init__(self, factories):
-        self.factories = factories
-
-    def parse(self, text):
-        return text
-
-    def to_str(self, arch):
-        return str(arch)
-
-    def sample(self, rng):
-        return rng.choice(sorted(self.factories))
-
-    def build(self, arch, **net_cfg):
-        return self.factories[arch](**net_cfg)
-
-
-def image_data(n_train=200, size=4, n_classes=3, seed=0) -> ImageDataset:
-    rng = np.random.default_rng(seed)
-
-    def split(n):
-        return rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8), np.arange(n) % n_classes
-
-    (xt, yt), (xs, ys) = split(n_train), split(20)
-    return ImageDataset("toy", [f"c{i}" for i in range(n_classes)], xt, yt, xs, ys)
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +99,7 @@ def conv_net(num_classes=3):
 
 
 def tiny_ctx(factories, data=None, seed=0) -> Context:
-    return Context(space=TinySpace(factories), seed=seed, data=data)
+    return Context(space=FactorySpace(factories), seed=seed, data=data)
 
 
 def same_network(proxy_name: str, ctx: Context, arch, **net_cfg) -> nn.Module:

@@ -18,12 +18,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nas_harness.api import ArchitectureError, ConfigError, Context, Direction, SearchSpace
+from nas_harness.api import ArchitectureError, ConfigError, Context, Direction
+from nas_harness.proxy_kit import DegenerateNetworkError
 from nas_harness.proxy_library import network_proxies, score_module
 from nas_harness.registry import get_registry
 from nas_harness.seeding import derived_seed
-from nas_harness.testing import check_estimator, tiny_context, tiny_provider
-from nas_harness_plugins.zeroshot.common import DegenerateNetworkError
+from nas_harness.testing import FactorySpace, check_estimator, tiny_context, tiny_provider
 from nas_harness_plugins.zeroshot.meco import MecoProxy, min_correlation_eigenvalue
 from nas_harness_plugins.zeroshot.zen import ZenProxy, pre_gap_features
 from nas_harness_plugins.zeroshot.zico import ZicoProxy
@@ -320,30 +320,9 @@ def test_meco_needs_a_feature_map():
 # --------------------------------------------------------------------------- the study path and library use
 
 
-class TinySpace(SearchSpace):
-    """Architectures are names of network factories."""
-
-    name = "tiny"
-
-    def __init__(self, factories):
-        self.factories = factories
-
-    def parse(self, text):
-        return text
-
-    def to_str(self, arch):
-        return str(arch)
-
-    def sample(self, rng):
-        return rng.choice(sorted(self.factories))
-
-    def build(self, arch, **net_cfg):
-        return self.factories[arch](**net_cfg)
-
-
 @pytest.fixture(scope="module")
 def tiny_study() -> Context:
-    space = TinySpace({"two": TwoLayer, "wide": lambda num_classes: TwoLayer(num_classes, C=6)})
+    space = FactorySpace({"two": TwoLayer, "wide": lambda num_classes: TwoLayer(num_classes, C=6)})
     return Context(space=space, seed=3, data=tiny_provider(3, per_class=12, size=8, classes=3))
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import itertools
 import math
+import random
 import warnings
 
 import numpy as np
@@ -15,7 +16,9 @@ import torch
 from torch import nn
 
 from nas_harness.api import ConfigError, Direction, HarnessError
+from nas_harness.proxy_kit import DegenerateNetworkError
 from nas_harness.proxy_library import network_proxies, score_module
+from nas_harness.spaces.nb101 import NB101Space
 from nas_harness.testing import check_estimator, tiny_archs, tiny_context
 from nas_harness_plugins.zeroshot.az_nas import (
     SIGMA_EPS,
@@ -29,7 +32,6 @@ from nas_harness_plugins.zeroshot.az_nas import (
     measure_network,
     rank_aggregate,
 )
-from nas_harness_plugins.zeroshot.common import DegenerateNetworkError
 from nas_harness_plugins.zeroshot.swap import SwapProxy, count_distinct_patterns
 
 pytest_plugins = ["nas_harness.testing.fixtures"]
@@ -376,3 +378,17 @@ def test_score_module_equals_the_study_path(cls):
     assert cls.name in network_proxies()
     assert score_module(cls.name, net, batch, **options) == proxy.score(arch, ctx)
     assert "zeroshot.az_nas" not in network_proxies()  # set-level: it scores no single network
+
+
+def test_block_features_of_the_nb101_network_are_its_stem_and_cells_in_order():
+    space = NB101Space()
+    torch.manual_seed(0)
+    net = space.build(space.sample(random.Random(3)), C=8, N=2)
+    names, feats = block_features(net, torch.randn(2, 3, 32, 32, generator=gen(5)))
+    cells = sorted(net.cell_indices)
+    assert names == ["layers.0"] + [f"layers.{i}" for i in cells]  # no max-pool among them
+    assert [tuple(f.shape[1:]) for f in feats] == [(8, 32, 32)] + [(8, 32, 32)] * 2 + [(16, 16, 16)] * 2 + [
+        (32, 8, 8)
+    ] * 2
+    m = measure_network(net, torch.randn(4, 3, 32, 32, generator=gen(6)))
+    assert len(m.block_trainability) == 6 and math.isfinite(m.trainability)  # across the pools too

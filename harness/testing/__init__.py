@@ -27,6 +27,7 @@ from nas_harness.testing.conformance import (
     check_searcher,
 )
 from nas_harness.testing.fakes import (
+    FactorySpace,
     FakeBenchmark,
     OracleProxy,
     ToyBenchmark,
@@ -52,6 +53,7 @@ __all__ = [
     "CheckResult",
     "ConformanceError",
     "ConformanceReport",
+    "FactorySpace",
     "FakeBenchmark",
     "OracleProxy",
     "ToyBenchmark",

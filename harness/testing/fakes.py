@@ -74,6 +74,39 @@ class ToySpace(SearchSpace):
         raise NotImplementedError("toy architectures have no network")
 
 
+class FactorySpace(SearchSpace):
+    """Architectures that are the names of network factories: ``build(name, **net_cfg)`` calls
+    ``factories[name](**net_cfg)``. For testing a proxy on networks written by hand (a known answer per network).
+
+    Example::
+
+        space = FactorySpace({"wide": lambda **cfg: nn.Conv2d(3, 8, 3), "narrow": lambda **cfg: nn.Conv2d(3, 2, 3)})
+        ctx = Context(space=space, seed=0, data=tiny_provider())
+    """
+
+    name = "factories"
+
+    def __init__(self, factories: dict[str, Any]) -> None:
+        self.factories = dict(factories)
+
+    def parse(self, text: str) -> str:
+        if text not in self.factories:
+            raise ArchitectureError(f"architecture {text!r}: not one of the factories {sorted(self.factories)}")
+        return text
+
+    def to_str(self, arch: Arch) -> str:
+        return str(arch)
+
+    def sample(self, rng: random.Random) -> str:
+        return rng.choice(sorted(self.factories))
+
+    def mutate(self, arch: Any, rng: random.Random) -> str:
+        return rng.choice([a for a in sorted(self.factories) if a != arch])
+
+    def build(self, arch: Arch, **net_cfg: Any):
+        return self.factories[arch](**net_cfg)
+
+
 def toy_accuracy(arch: Any) -> float:
     """The toy benchmark's accuracy (%): distinct for all 64 toy architectures, best at ``(3, 3, 3)``."""
     return 50.0 + 10 * arch[0] + 2.5 * arch[1] + 0.5 * arch[2]

@@ -1,75 +1,25 @@
-"""What the network-scoring baselines share: their batch, their seeded network, the layers they sum over.
+"""What the network-scoring baselines share beyond :mod:`nas_harness.proxy_kit`: the layers they sum over,
+their gradients and Jacobians, BatchNorm removal, ReLU hooks, the input-dependence check.
 
-Every helper here is used by more than one proxy in :mod:`.zero_cost`; keeping
-them in one place keeps the proxies' bodies down to their paper's formula.
+Every helper here is used by more than one proxy of this plugin; keeping them in one place keeps the proxies'
+bodies down to their paper's formula.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import torch
 from torch import nn
 
-from nas_harness.api import Arch, ConfigError, Context, HarnessError
-from nas_harness.seeding import derived_seed
+from nas_harness.proxy_kit import DegenerateNetworkError
 
 #: The layers whose weights the zero-cost scores sum over. zero-cost-nas
 #: (``foresight/pruners/p_utils.py``, ``get_layer_metric_array``) visits
 #: ``nn.Conv2d`` and ``nn.Linear`` weights only: no biases, no BN parameters.
 WEIGHT_LAYERS: tuple[type[nn.Module], ...] = (nn.Conv2d, nn.Linear)
-
-
-class DegenerateNetworkError(HarnessError, ValueError):
-    """The network cannot be scored: its output does not depend on its input (e.g. a disconnected cell)."""
-
-
-def check_batch_size(proxy: str, batch_size: object, minimum: int = 1) -> int:
-    """``batch_size`` as an int >= ``minimum``; a :class:`ConfigError` naming the proxy otherwise."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < minimum:
-        raise ConfigError(f"{proxy}: batch_size must be an int >= {minimum}, got {batch_size!r}")
-    return batch_size
-
-
-def require_data(ctx: Context, proxy: str) -> Any:
-    """The study's :class:`~nas_harness.data.BatchProvider`, or a :class:`ConfigError` saying it is missing."""
-    if ctx.data is None:
-        raise ConfigError(
-            f"{proxy} scores a batch of images but the study has no image data: add a [data] section "
-            f'to the study config (e.g. [data] name = "cifar10")'
-        )
-    return ctx.data
-
-
-def fetch_batch(ctx: Context, proxy: str, batch_size: int, augment: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """Train batch 0 of the study's stream (the same images for every estimator and arch), on ``ctx.device``."""
-    data = require_data(ctx, proxy)
-    return data.train_batch(0, batch_size, augment, device=ctx.device)
-
-
-def network_config(ctx: Context, net_cfg: Mapping[str, Any]) -> dict[str, Any]:
-    """``net_cfg`` with ``num_classes`` defaulting to the data set's class count (when the study has data)."""
-    cfg = dict(net_cfg)
-    if "num_classes" not in cfg and ctx.data is not None:
-        cfg["num_classes"] = int(ctx.data.num_classes)
-    return cfg
-
-
-def seeded_network(proxy: str, arch: Arch, ctx: Context, net_cfg: Mapping[str, Any]) -> nn.Module:
-    """``ctx.space.build(arch, ...)`` initialised from ``derived_seed(proxy, ctx.seed, arch string)``, on the device.
-
-    The CPU generator is seeded inside :func:`torch.random.fork_rng`, so the
-    caller's random state is left as it was and the network is the same in
-    every process and whatever was built before.
-    """
-    seed = derived_seed(proxy, ctx.seed, ctx.space.to_str(arch))
-    with torch.random.fork_rng(devices=[]):
-        torch.default_generator.manual_seed(seed)
-        net = ctx.space.build(arch, **network_config(ctx, net_cfg))
-    return net.to(ctx.device)
 
 
 def weight_layers(net: nn.Module) -> list[nn.Module]:
@@ -127,21 +77,6 @@ def placeholder_batch(shape: tuple[int, ...], device: torch.device | str) -> tup
     """A batch of one zero image of ``shape`` and label 0: what a data-free proxy's ``score_network`` reads
     the image shape from (the study path of params, flops, synflow and l2_norm)."""
     return torch.zeros((1, *shape), device=device), torch.zeros(1, dtype=torch.long, device=device)
-
-
-def check_connected(proxy: str, arch: Arch, ctx: Context) -> None:
-    """A :class:`DegenerateNetworkError` when the search space says ``arch`` is disconnected.
-
-    Spaces that can tell implement ``is_disconnected(arch)`` (NAS-Bench-201: no path of non-``none`` edges
-    from a cell's input to its output, so the network computes the same output for every image).
-    """
-    is_disconnected = getattr(ctx.space, "is_disconnected", None)
-    if is_disconnected is not None and is_disconnected(arch):
-        raise DegenerateNetworkError(
-            f"{proxy}: architecture {ctx.space.to_str(arch)} is disconnected (its cell has no path of non-'none' "
-            f"edges from input to output, so the network's output does not depend on the image): the score is "
-            f"undefined"
-        )
 
 
 def check_input_dependence(proxy: str, outputs: torch.Tensor) -> None:

@@ -16,8 +16,9 @@ import torch
 from nas_harness.api import Arch, Context, Direction, Proxy
 from nas_harness.costs import count_flops, count_params
 from nas_harness.options import check_int
+from nas_harness.proxy_kit import seeded_network
 from nas_harness.seeding import derived_seed
-from nas_harness_plugins.baselines.common import placeholder_batch, seeded_network
+from nas_harness_plugins.baselines.common import placeholder_batch
 
 
 class _NetworkSizeProxy(Proxy):

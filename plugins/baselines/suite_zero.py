@@ -39,13 +39,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from nas_harness.api import Arch, ConfigError, Context, Direction, Proxy
+from nas_harness.proxy_kit import fetch_batch, reject_disconnected, seeded_network
 from nas_harness_plugins.baselines.common import (
-    check_connected,
     check_input_dependence,
-    fetch_batch,
     finite_or_nan,
     input_jacobians,
-    seeded_network,
     weight_gradients,
     weight_layers,
 )
@@ -59,7 +57,7 @@ class _ConnectedBatchProxy(_BatchProxy):
 
     def score(self, arch: Arch, ctx: Context) -> float:
         x, y = fetch_batch(ctx, self.name, self.batch_size, self.augment)  # first: fails fast without data
-        check_connected(self.name, arch, ctx)
+        reject_disconnected(self.name, arch, ctx)
         net = seeded_network(self.name, arch, ctx, self.net_cfg)
         return self.score_network(net, x, y)
 
@@ -202,7 +200,7 @@ class L2NormProxy(Proxy):
         self.net_cfg = net_cfg
 
     def score(self, arch: Arch, ctx: Context) -> float:
-        check_connected(self.name, arch, ctx)
+        reject_disconnected(self.name, arch, ctx)
         net = seeded_network(self.name, arch, ctx, self.net_cfg)
         return self.score_network(net, torch.empty(0), torch.empty(0, dtype=torch.long))
 

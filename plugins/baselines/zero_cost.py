@@ -45,15 +45,13 @@ import torch
 import torch.nn.functional as F
 
 from nas_harness.api import Arch, ConfigError, Context, Direction, Proxy
+from nas_harness.proxy_kit import check_batch_size, fetch_batch, seeded_network
 from nas_harness_plugins.baselines.common import (
-    check_batch_size,
-    fetch_batch,
     finite_or_nan,
     input_jacobians,
     on_relu,
     placeholder_batch,
     remove_batchnorm,
-    seeded_network,
     weight_gradients,
 )
 

@@ -19,16 +19,6 @@ from nas_harness.spaces import nb201 as nb201_space
 INIT_SCHEMES = ("pytorch", "kaiming_normal")
 
 
-def require_data(ctx: Context, who: str) -> Any:
-    """``ctx.data`` (a :class:`nas_harness.data.BatchProvider`), or a ConfigError saying how to provide it."""
-    if ctx.data is None:
-        raise ConfigError(
-            f"{who} needs image batches but the study has no data: add a [data] section "
-            '(e.g. name = "cifar10") to the study config'
-        )
-    return ctx.data
-
-
 def require_nb201(ctx: Context, who: str) -> None:
     """The NB201 pruning supernet only covers the NB201 cell space (6 edges x the 5 NB201 ops)."""
     points = require(ctx.space, HasChoicePoints, f"{who} (it builds the NAS-Bench-201 supernet)").choice_points()

@@ -28,6 +28,7 @@ from typing import Any
 import torch
 
 from nas_harness.api import Arch, ConfigError, Context, Direction, HarnessError, Proxy
+from nas_harness.proxy_kit import require_data
 from nas_harness.seeding import derived_seed
 from nas_harness.spaces.nb201_supernet import NB201Supernet, arch_mask
 from nas_harness_plugins.tenas.common import (
@@ -37,7 +38,6 @@ from nas_harness_plugins.tenas.common import (
     dense_ranks,
     device_of,
     init_weights,
-    require_data,
     require_nb201,
     resize,
     seeded,

@@ -56,6 +56,7 @@ from typing import Any
 import torch
 
 from nas_harness.api import ConfigError, Context, Estimator, Searcher, SearchResult
+from nas_harness.proxy_kit import require_data
 from nas_harness.seeding import derived_seed
 from nas_harness.spaces import nb201 as nb201_space
 from nas_harness.spaces.masks import is_single_path
@@ -73,7 +74,6 @@ from nas_harness_plugins.tenas.common import (
     dense_ranks,
     device_of,
     init_weights,
-    require_data,
     require_nb201,
     resize,
     seeded,

@@ -27,8 +27,11 @@ blocks), 3N + 3 feature maps in all (18 at N = 5); ``lastact``, pooling and clas
 sums the 3N + 3 entropies, progressivity is the minimum over the 3N + 2 consecutive differences, trainability the mean
 over the 3N + 2 consecutive pairs (a residual block's input gradient is pixel-unshuffled to its output's resolution,
 as in the official code). Here those feature maps are taken with forward hooks on ``stem`` and each ``cells`` entry
-of any network that has both (the NB201 network's layout); any other network is read from its direct children that
-return 4-D feature maps, in the order they run.
+of any network that has both (the NB201 network's layout). The paper has no NAS-Bench-101 setting; its network
+(``nasbench-pytorch``: a ``layers`` list of the stem, the cells and the max-pools between stacks) is read the same
+way, the stem and every cell (3N + 1 feature maps), the pools left out as NB201's lastact is (a pool between two cells
+is part of the later pair, whose input gradient is pixel-unshuffled by 2 as at a residual block). Any other network is
+read from its direct children that return 4-D feature maps, in the order they run.
 
 Every network is initialised from ``derived_seed("zeroshot.az_nas", study seed, arch)`` and every Gaussian batch from
 ``derived_seed("zeroshot.az_nas", "inputs", study seed, batch_size)``, whichever AZ estimator builds it, so
@@ -50,16 +53,15 @@ from torch import nn
 
 from nas_harness.api import Arch, ConfigError, Context, Direction, HarnessError, Proxy
 from nas_harness.costs import count_flops
-from nas_harness.seeding import derived_seed
-from nas_harness_plugins.zeroshot.common import (
+from nas_harness.proxy_kit import (
     DegenerateNetworkError,
     check_batch_size,
-    check_bool,
-    check_choice,
     fetch_batch,
     reject_disconnected,
     require_data,
 )
+from nas_harness.seeding import derived_seed
+from nas_harness_plugins.zeroshot.common import check_bool, check_choice
 from nas_harness_plugins.zeroshot.swap import seeded_build
 
 __all__ = [
@@ -106,10 +108,13 @@ def kaiming_fan_in_init(net: nn.Module) -> nn.Module:
 
 # -- the blocks' feature maps ---------------------------------------------------------------------------------
 def _block_modules(net: nn.Module) -> list[tuple[str, nn.Module]]:
-    """``stem`` and every ``cells`` entry (the NB201 layout), else the direct children (see the module doc)."""
+    """The stem and the cells of the NB201 and NB101 layouts, else the direct children (see the module doc)."""
     stem, cells = getattr(net, "stem", None), getattr(net, "cells", None)
     if isinstance(stem, nn.Module) and isinstance(cells, nn.ModuleList | nn.Sequential):
         return [("stem", stem)] + [(f"cells.{i}", cell) for i, cell in enumerate(cells)]
+    layers, cell_indices = getattr(net, "layers", None), getattr(net, "cell_indices", None)
+    if isinstance(layers, nn.ModuleList) and cell_indices:  # nasbench-pytorch's NB101 network
+        return [("layers.0", layers[0])] + [(f"layers.{i}", layers[i]) for i in sorted(cell_indices)]
     return list(net.named_children())
 
 
@@ -142,8 +147,8 @@ def block_features(net: nn.Module, inputs: torch.Tensor, grad: bool = False) -> 
     if len(feats) < 2:
         raise ConfigError(
             f"AZ-NAS needs the feature maps of at least two blocks of the network; {type(net).__name__} gave "
-            f"{len(feats)} (it reads 'stem' and each 'cells' entry of a network that has both, as NAS-Bench-201's, "
-            "else the direct children that return 4-D feature maps)"
+            f"{len(feats)} (it reads 'stem' and each 'cells' entry of a network that has both, as NAS-Bench-201's, the "
+            "stem and cells of NAS-Bench-101's 'layers', else the direct children that return 4-D feature maps)"
         )
     for name, f in zip(names, feats, strict=True):
         if not torch.isfinite(f).all():

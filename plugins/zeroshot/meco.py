@@ -16,15 +16,14 @@ import torch
 from torch import nn
 
 from nas_harness.api import Arch, Context, Direction, Proxy
-from nas_harness_plugins.zeroshot.common import (
+from nas_harness.proxy_kit import (
     DegenerateNetworkError,
     check_batch_size,
-    check_bool,
     fetch_batch,
-    finite_score,
     reject_disconnected,
     seeded_network,
 )
+from nas_harness_plugins.zeroshot.common import check_bool, finite_score
 
 __all__ = ["MecoProxy", "min_correlation_eigenvalue"]
 

@@ -36,17 +36,15 @@ import torch
 from torch import nn
 
 from nas_harness.api import Arch, ConfigError, Context, Direction, Proxy
-from nas_harness_plugins.zeroshot.common import (
+from nas_harness.proxy_kit import (
     DegenerateNetworkError,
     arch_seed,
     check_batch_size,
-    check_bool,
-    check_choice,
-    check_int,
     fetch_batch,
     network_config,
     reject_disconnected,
 )
+from nas_harness_plugins.zeroshot.common import check_bool, check_choice, check_int
 
 __all__ = ["SwapProxy", "count_distinct_patterns", "gaussian_init", "relu_patterns", "seeded_build"]
 

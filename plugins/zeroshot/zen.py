@@ -17,18 +17,14 @@ import torch
 from torch import nn
 
 from nas_harness.api import Arch, ConfigError, Context, Direction, Proxy
-from nas_harness_plugins.zeroshot.common import (
+from nas_harness.proxy_kit import (
     DegenerateNetworkError,
     arch_seed,
     check_batch_size,
-    check_choice,
-    check_int,
-    check_positive,
-    finite_score,
-    input_shape,
     reject_disconnected,
     seeded_network,
 )
+from nas_harness_plugins.zeroshot.common import check_choice, check_int, check_positive, finite_score, input_shape
 
 __all__ = ["ZenProxy", "gaussian_init", "pre_gap_features"]
 

@@ -15,16 +15,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from nas_harness.api import Arch, ConfigError, Context, Direction, Proxy
-from nas_harness_plugins.zeroshot.common import (
+from nas_harness.proxy_kit import (
     DegenerateNetworkError,
     check_batch_size,
-    check_bool,
-    check_int,
     fetch_batch,
-    finite_score,
     reject_disconnected,
     seeded_network,
 )
+from nas_harness_plugins.zeroshot.common import check_bool, check_int, finite_score
 
 __all__ = ["ZicoProxy", "zico_from_gradients"]
 
