@@ -344,6 +344,9 @@ class Context:
     #: (None: all of it); searchers draw from these so that what they return can be judged
     candidates: Sequence[Arch] | None = None
     shared_workdir: str | None = None
+    #: scores the study already holds for this context's estimator and seed: arch string -> (score, seconds
+    #: charged when it was first scored); searchers reuse them (:class:`nas_harness.evaluation.EvaluationLog`)
+    known_scores: Mapping[str, tuple[float, float]] | None = None
 
 
 class Estimator(abc.ABC):
@@ -424,6 +427,10 @@ class SearchResult:
     #: the space ``best`` and ``front`` belong to when it is not the study's (e.g. a multi-path
     #: variant); their strings are stored, and those the benchmark cannot read are reported as such
     space: SearchSpace | None = None
+    #: one entry per estimator evaluation, in the order made: ``{"step": int (0-based), "arch": str,
+    #: "score": float, "seconds": float (the cost charged), "reused": bool (a stored score)}``
+    #: (:class:`nas_harness.evaluation.EvaluationLog` writes it); ``history`` stays the searcher's own log
+    trace: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Searcher(abc.ABC):

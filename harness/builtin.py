@@ -12,6 +12,9 @@ from nas_harness.benchmarks.nb201 import NB201Benchmark
 from nas_harness.benchmarks.table import NB201TableBenchmark
 from nas_harness.groundtruth.benchmark import EmbeddedNB201Digits, GroundTruthBenchmark
 from nas_harness.hookspecs import hookimpl
+from nas_harness.oracle import Oracle
+from nas_harness.search.local_search import LocalSearch
+from nas_harness.search.rea import RegularizedEvolution
 from nas_harness.searchers import RandomSearch
 from nas_harness.spaces.nb101 import NB101Space
 from nas_harness.spaces.nb101_s4 import S4Space
@@ -70,6 +73,14 @@ def _random_search(**options):
     return RandomSearch(**options)
 
 
+def _regularized_evolution(**options):
+    return RegularizedEvolution(**options)
+
+
+def _local_search(**options):
+    return LocalSearch(**options)
+
+
 @hookimpl
 def nas_harness_register_search_spaces(register):
     register("nb201", _nb201_space)
@@ -88,5 +99,12 @@ def nas_harness_register_benchmarks(register):
 
 
 @hookimpl
+def nas_harness_register_proxies(register):
+    register(Oracle.name, Oracle)  # the benchmark's own ground truth as an estimator (nas_harness.oracle)
+
+
+@hookimpl
 def nas_harness_register_searchers(register):
     register("random", _random_search)
+    register("rea", _regularized_evolution)
+    register("local_search", _local_search)

@@ -20,7 +20,13 @@ from nas_harness.groundtruth.benchmark import GroundTruthBenchmark
 from nas_harness.groundtruth.build import build_groundtruth, load_groundtruth_config
 from nas_harness.options import check_int
 from nas_harness.registry import KINDS, Registry, get_registry
-from nas_harness.report.leaderboard import estimator_table, searcher_table, to_markdown, write_leaderboards
+from nas_harness.report.leaderboard import (
+    COMPACT_TABLES,
+    estimator_table,
+    searcher_table,
+    to_markdown,
+    write_leaderboards,
+)
 from nas_harness.run.shards import ShardSpec
 from nas_harness.run.store import OK, Store
 from nas_harness.run.validate import validated_world
@@ -204,7 +210,7 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
                 print(frame.to_json(orient="records", indent=2))
             else:
                 prov = {"store": str(store_path)}
-                print(to_markdown(frame, f"{cfg.name}: {name}", prov, compact=name == "estimators"))
+                print(to_markdown(frame, f"{cfg.name}: {name}", prov, compact=name in COMPACT_TABLES))
     finally:
         store.close()
     return 0

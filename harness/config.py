@@ -100,6 +100,9 @@ class StudyConfig:
     data: PluginRef | None = None
     seeds: list[int] = field(default_factory=lambda: [0])
     sample_size: int | None = 100  # None: every architecture the benchmark has
+    #: draw every seed's sample with this seed (the same architectures for every seed: the seeds then vary the
+    #: batches and initialisations only, which the seed-to-seed stability column needs); None: each seed its own
+    sample_seed: int | None = None
     output: str = "runs/study"
     leaderboard_dir: str = "leaderboards"
     split: str = "test"  # ground-truth split the estimators are ranked against
@@ -150,6 +153,8 @@ class StudyConfig:
         execution = ("workers", "executor", "chunk_size", "torch_threads", "ray_address", "ray_num_gpus")
         for key in ("name", "output", "leaderboard_dir", "history", "reference", *execution):
             d.pop(key)
+        if d["sample_seed"] is None:  # unset: the hash of every config written before the option existed
+            d.pop("sample_seed")
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
     def reference_label(self) -> str | None:
@@ -221,6 +226,7 @@ _STUDY_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "name": (str, "a string"),
     "seeds": (list, "a list of integers"),
     "sample_size": ((int, str), 'a positive integer or "all"'),
+    "sample_seed": (int, "an integer: every seed uses the sample drawn with it"),
     "output": (str, "a folder path"),
     "leaderboard_dir": (str, "a folder path"),
     "split": (str, "a ground-truth split such as 'test' or 'valid'"),

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import math
 import random
 
 from nas_harness.api import Context, Estimator, Searcher, SearchResult
+from nas_harness.evaluation import EvaluationLog
 from nas_harness.options import check_int
+from nas_harness.search.incumbent import Incumbent
 from nas_harness.seeding import derived_seed
 
 
@@ -31,16 +32,12 @@ class RandomSearch(Searcher):
             archs = rng.sample(list(ctx.candidates), min(self.budget, len(ctx.candidates)))
         else:
             archs = ctx.space.sample_unique(self.budget, rng)
+        log = EvaluationLog(estimator, ctx)
+        incumbent = Incumbent(estimator.direction)
         history = []
-        best, best_key = None, -math.inf
         for step, arch in enumerate(archs):
-            score = float(estimator.score(arch, ctx))
+            score = log.score(arch)
             history.append({"step": step, "arch": ctx.space.to_str(arch), "score": score})
-            key = estimator.direction.sign * score
-            if math.isfinite(key) and key > best_key:
-                best, best_key = arch, key
-        if best is None:
-            raise RuntimeError(
-                f"random search: estimator {estimator.name!r} gave no finite score in {self.budget} tries"
-            )
-        return SearchResult(best=best, history=history, evaluations=len(archs))
+            incumbent.offer(arch, score)
+        best = incumbent.best("random search", estimator.name, self.budget)
+        return SearchResult(best=best, history=history, evaluations=log.evaluations, trace=log.trace)

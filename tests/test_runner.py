@@ -10,6 +10,8 @@ import time
 import pandas as pd
 import pytest
 
+from nas_harness.api import ConfigError
+from nas_harness.config import StudyConfig
 from nas_harness.run.executors import ProcessExecutor
 from nas_harness.run.store import Store
 from nas_harness.run.world import World
@@ -65,6 +67,24 @@ def test_every_estimator_sees_the_same_sample_and_a_seed_fixes_it(tmp_path):
     assert set(df[df.seed == 0].arch) != set(df[df.seed == 1].arch)
     again = World(toy_config(tmp_path / "again", [{"name": "toy.good"}]), plugin_modules=TOY_PLUGINS)
     assert [again.space.to_str(a) for a in again.sample(0)] == Store(cfg.store_path).sample(0)
+
+
+def test_sample_seed_gives_every_seed_the_same_architectures_and_a_seed_to_seed_tau(tmp_path):
+    cfg = toy_config(tmp_path, [{"name": "toy.good"}], seeds=[0, 1, 2], sample_seed=1)
+    run(cfg)
+    df = rows(cfg)
+    archs = [set(df[df.seed == seed].arch) for seed in (0, 1, 2)]
+    assert archs[0] == archs[1] == archs[2] and len(archs[0]) == 40
+    one_seed = World(toy_config(tmp_path / "one", [{"name": "toy.good"}], seeds=[1]), plugin_modules=TOY_PLUGINS)
+    assert {one_seed.space.to_str(a) for a in one_seed.sample(1)} == archs[0]  # the sample seed 1 draws alone
+    assert board(cfg).set_index("estimator").loc["toy.good", "seed_tau_archs"] == 40  # all shared between seeds
+    # unset, the option leaves the hash of a config stored before it existed as it was (the store resumes)
+    plain = toy_config(tmp_path / "plain", [{"name": "toy.good"}])
+    stored_before = {k: v for k, v in plain.to_dict().items() if k != "sample_seed"}
+    assert StudyConfig.from_dict(stored_before).config_hash() == plain.config_hash()
+    assert plain.config_hash() != toy_config(tmp_path / "set", [{"name": "toy.good"}], sample_seed=0).config_hash()
+    with pytest.raises(ConfigError, match=r"study\.sample_seed"):
+        toy_config(tmp_path / "bad", [{"name": "toy.good"}], sample_seed="0")
 
 
 def test_raising_and_nan_estimators_are_recorded_as_failed_and_the_study_completes(tmp_path):

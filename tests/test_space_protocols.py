@@ -52,7 +52,7 @@ ALL = {cap.__name__ for cap in CAPABILITIES}
 
 EXPECTED = {
     "nb201": ALL,
-    "nb101": {"Mutable"},
+    "nb101": {"Mutable", "HasNeighbours"},
     "nb101.s4": {"Enumerable", "Mutable", "Recombinable", "HasChoicePoints", "WeightSharing"},
     "nb201-multipath2": {"Enumerable", "Mutable", "Recombinable"},
     "nb101.s4-multipath2": {"Enumerable", "Mutable", "Recombinable"},

@@ -19,6 +19,7 @@ import itertools
 import json
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,10 @@ from nas_harness.config import BudgetPoint, PluginRef
 from nas_harness.metrics import clean, kendall_tau, paired_difference, ranking_report
 from nas_harness.report.cells import format_cell
 from nas_harness.report.compact import BEATS, TIE, WORSE, compact_rows, reference_of
+from nas_harness.report.compact_searchers import compact_searchers
 from nas_harness.report.page import write_index, write_study_page
 from nas_harness.report.plots import write_plots
+from nas_harness.report.search_board import curve_frame, searcher_columns
 from nas_harness.run.store import OK, Store
 from nas_harness.run.world import World
 
@@ -286,28 +289,49 @@ def _plugin_of(world: World, label: str) -> str:
         return "?"
 
 
+def benchmark_optimum(world: World) -> float:
+    """The benchmark's best accuracy on the study's split (NaN when it cannot list its architectures)."""
+    try:
+        return world.benchmark.best(world.cfg.split)[1]
+    except (NotImplementedError, BenchmarkError):
+        return math.nan
+
+
+def truth_lookup(world: World) -> Callable[[str], float | None]:
+    """``arch string -> ground truth on the study split`` (None: none), cached."""
+    cache: dict[str, float | None] = {}
+
+    def truth(arch: str) -> float | None:
+        if arch not in cache:
+            cache[arch] = _truth_or_none(world.benchmark, world, arch)
+        return cache[arch]
+
+    return truth
+
+
 def searcher_table(store: Store, world: World) -> pd.DataFrame:
+    """One row per searcher: the returned architecture's ground truth over seeds, then the oracle, anytime-curve
+    and front-quality columns (:mod:`nas_harness.report.search_board`), failures and errors."""
     cfg = world.cfg
-    bench = world.benchmark
     searches = store.searches_frame()
     prepares = store.prepares_frame()
-    try:
-        _, optimum = bench.best(cfg.split)
-    except (NotImplementedError, BenchmarkError):
-        optimum = math.nan
+    traces = store.search_traces()
+    optimum = benchmark_optimum(world)
+    truth = truth_lookup(world)
+    cost_cache: dict[str, float | None] = {}
     rows = []
     for ref in cfg.searchers:
         mine = searches[searches.searcher == ref.label]
         ok = mine[mine.status == OK]
         accs, missing = [], []
         for arch in ok.arch:
-            acc = _truth_or_none(bench, world, arch)
+            acc = truth(arch)
             if acc is None:  # a searcher returned an architecture the benchmark has no ground truth for
                 missing.append(f"no ground truth for {arch}")
             else:
                 accs.append(acc)
         fronts = [front for f in ok.front_json if isinstance(f, str) and (front := json.loads(f))]
-        front_accs = [[_truth_or_none(bench, world, a) for a in front] for front in fronts]
+        front_accs = [[truth(a) for a in front] for front in fronts]
         judged = [a for accs_ in front_accs for a in accs_ if a is not None]
         prep = prepares[prepares.estimator == ref.estimator]
         rows.append(
@@ -326,12 +350,32 @@ def searcher_table(store: Store, world: World) -> pd.DataFrame:
                 "front_size_mean": float(pd.Series([len(f) for f in fronts]).mean()) if fronts else math.nan,
                 "front_with_truth": len(judged) if fronts else math.nan,  # blank: not a multi-objective searcher
                 "front_best_accuracy": max(judged) if judged else math.nan,
+                **searcher_columns(ok, traces, world, ref, truth, optimum, cost_cache),
                 "failures": int((mine.status != OK).sum()),
                 "archs": " ; ".join(ok.arch),
                 "errors": " ; ".join([*(e for e in mine.error if isinstance(e, str)), *missing]),
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=_union_columns(rows, before="failures"))
+
+
+def _union_columns(rows: list[dict[str, Any]], before: str) -> list[str]:
+    """Every key of ``rows`` in first-seen order, except that keys a later row adds go just before ``before``
+    rather than after the last column, and the regret-at-budget columns (each searcher has those of the budgets
+    its traces reach) stand together in budget order."""
+    columns: list[str] = list(rows[0]) if rows else []
+    for row in rows[1:]:
+        for key in row:
+            if key not in columns:
+                columns.insert(columns.index(before) if before in columns else len(columns), key)
+    budgets = [c for c in columns if c.startswith("regret_at_")]
+    if not budgets:
+        return columns
+    rest = [c for c in columns if c not in budgets]
+    at = rest.index("regret_auc_ci_high") + 1 if "regret_auc_ci_high" in rest else columns.index(budgets[0])
+    order = {"": 0, "_ci_low": 1, "_ci_high": 2}  # regret_at_B, regret_at_B_ci_low, regret_at_B_ci_high
+    ordered = sorted(budgets, key=lambda c: (int(c.split("_")[2]), order[c[len("regret_at_") :].lstrip("0123456789")]))
+    return rest[:at] + ordered + rest[at:]
 
 
 def score_frame(store: Store, world: World) -> pd.DataFrame:
@@ -383,12 +427,17 @@ def escape_markdown(value: Any) -> str:
 
 
 def to_markdown(frame: pd.DataFrame, title: str, prov: dict[str, Any], compact: bool = False) -> str:
-    """A table as Markdown with its provenance. ``compact`` (the estimator leaderboard) leads with the compact
-    table (:mod:`nas_harness.report.compact`) and puts the full one after it, under "All columns"."""
+    """A table as Markdown with its provenance. ``compact`` leads with the compact table (the estimator
+    leaderboard's, :mod:`nas_harness.report.compact`, or the searchers', :mod:`nas_harness.report.compact_searchers`)
+    and puts the full one after it, under "All columns"."""
     lines = [f"## {escape_markdown(title)}", ""]
     rows = compact_rows(frame) if compact and not frame.empty else None
+    narrow = compact_searchers(frame) if compact and rows is None and not frame.empty else None
     if rows is not None:
         lines += [*_compact_markdown(rows, reference_of(frame)), "", "### All columns", ""]
+    elif narrow is not None:
+        header = [escape_markdown(c) for c in narrow.columns]
+        lines += [*_markdown_table(header, narrow.itertuples(index=False)), "", "### All columns", ""]
     if frame.empty:
         lines.append("(no rows)")
     else:
@@ -396,6 +445,10 @@ def to_markdown(frame: pd.DataFrame, title: str, prov: dict[str, Any], compact: 
     lines += ["", "Provenance:", ""]
     lines += [f"- {escape_markdown(k)}: {escape_markdown(_flat(v))}" for k, v in prov.items()]
     return "\n".join(lines) + "\n"
+
+
+#: the tables whose Markdown and HTML lead with a compact view (every column follows under "All columns")
+COMPACT_TABLES = ("estimators", "searchers")
 
 
 def _markdown_table(header: list[str], records: Any) -> list[str]:
@@ -486,7 +539,7 @@ def write_tables(board: Board, out: Path, title: str) -> list[Path]:
         csv_path, md_path, json_path = (out / f"{name}.{ext}" for ext in ("csv", "md", "json"))
         with atomic_path(csv_path) as tmp:
             frame.to_csv(tmp, index=False)
-        markdown = to_markdown(frame, f"{title}: {name}", board.prov, compact=name == "estimators")
+        markdown = to_markdown(frame, f"{title}: {name}", board.prov, compact=name in COMPACT_TABLES)
         write_text_atomic(md_path, markdown)
         payload = {"provenance": board.prov, "rows": json.loads(frame.to_json(orient="records"))}
         write_text_atomic(json_path, json.dumps(payload, indent=2, default=str))
@@ -547,7 +600,10 @@ def write_plots_and_pages(
             history = pd.read_csv(history_path) if history_path.is_file() else None
             budget = tables.get("budget")
             scores = score_frame(store, world)
-            result = write_plots(out, tables["estimators"], scores, history, world.cfg.name, budget)
+            curves = None
+            if world.cfg.searchers:
+                curves = curve_frame(store, world, truth_lookup(world), benchmark_optimum(world))
+            result = write_plots(out, tables["estimators"], scores, history, world.cfg.name, budget, curves)
             files, errors = result.files, result.errors
         except Exception as exc:  # e.g. matplotlib missing or a history file that cannot be read
             errors["all"] = f"{type(exc).__name__}: {exc}"

@@ -11,7 +11,8 @@ The estimators lead with the compact table (``<table id="leaderboard">``, see
 an axis common to all rows (inline SVG), the verdict against the reference,
 Spearman, seconds per architecture and failures; it fits a 1280 px screen. The
 full table (``<table id="estimators">``, every CSV column) follows in a
-``<details>`` section.
+``<details>`` section. The searchers lead the same way with their compact table
+(``<table id="searchers-compact">``, :mod:`nas_harness.report.compact_searchers`).
 
 Example::
 
@@ -35,6 +36,7 @@ import pandas as pd
 from nas_harness.atomic import write_text_atomic
 from nas_harness.report.cells import format_cell
 from nas_harness.report.compact import BEATS, WORSE, CompactRow, axis_of, compact_rows, reference_of
+from nas_harness.report.compact_searchers import compact_searchers
 
 PAGE = "index.html"
 #: caption of each plot (nas_harness.report.plots writes them; the page must not need matplotlib to name them)
@@ -45,6 +47,10 @@ CAPTIONS = {
     "sample), one panel per estimator; scores of 'lower is better' estimators are ranked reversed, so "
     "up-and-right is good everywhere and a perfect ranking is the diagonal.",
     "tau_history": "Kendall tau of each estimator over time (from history.csv).",
+    "search_curves": "Anytime search curves: the study-split ground truth of the best-scored architecture so far "
+    "(what the searcher would return if stopped there), mean over seeds with its percentile-bootstrap interval "
+    "shaded, against evaluations (left) and cumulative charged seconds (right; the oracle is charged the "
+    "benchmark's recorded training time); dashed: the benchmark optimum.",
 }
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 110em; padding: 0 1em; color: #222; }
@@ -214,6 +220,8 @@ def render_study_page(
     for name, frame in tables.items():
         parts.append(f"<h2>{escape(name.capitalize())}</h2>")
         compact = compact_html(frame) if name == "estimators" else None
+        if name == "searchers" and (narrow := compact_searchers(frame)) is not None:
+            compact = table_html(narrow, "searchers-compact").replace("<table ", '<table class="compact" ', 1)
         if compact is None:
             parts.append(table_html(frame, name))
         else:  # the compact table first; every column behind a <details>

@@ -16,6 +16,10 @@ Three charts per study, drawn from the same frames as the tables:
   thin leader line to a point whose label moved.
 * ``tau_history.png``: Kendall tau over time from ``history.csv``, one line per
   estimator; not drawn while there is no history for the study.
+* ``search_curves.png``: the searchers' anytime curves (:mod:`nas_harness.report.search_curves`): mean
+  best-so-far ground-truth accuracy over seeds with its bootstrap interval shaded, one line per searcher
+  (with its estimator), against evaluations (left) and cumulative charged seconds (right), both log scale;
+  the benchmark optimum dashed. Not drawn when no search has a trace.
 
 Each chart is drawn on its own; :func:`write_plots` reports a chart that fails
 instead of raising, so a plotting problem never costs the tables or the other
@@ -46,7 +50,8 @@ from nas_harness.atomic import atomic_path
 
 #: file name of each chart, in page order
 PLOT_FILES = {
-    "tradeoff": "tradeoff.png", "scatter": "scatter.png", "tau_history": "tau_history.png", "budget": "budget.png"
+    "tradeoff": "tradeoff.png", "scatter": "scatter.png", "tau_history": "tau_history.png", "budget": "budget.png",
+    "search_curves": "search_curves.png",
 }  # fmt: skip
 MAX_POINTS = 4000  # scatter points per panel; larger samples are thinned deterministically
 DPI = 80
@@ -70,13 +75,15 @@ def write_plots(
     history: pd.DataFrame | None = None,
     study: str | None = None,
     budget: pd.DataFrame | None = None,
+    search_curves: pd.DataFrame | None = None,
 ) -> PlotResult:
     """Write every chart that has data into ``out_dir``; a failing chart is reported in ``errors``.
 
     ``estimators`` is the leaderboard's estimator table; ``scores`` has one row per
     scored architecture (columns ``estimator``, ``signed_score``, ``truth``,
     ``direction``); ``history`` is ``history.csv`` (rows of other studies are
-    ignored when ``study`` is given); ``budget`` is the budget-curve table. A chart without data is not drawn, and an
+    ignored when ``study`` is given); ``budget`` is the budget-curve table; ``search_curves`` the searchers' curve
+    bands (:func:`nas_harness.report.search_board.curve_frame`). A chart without data is not drawn, and an
     older file of that chart is removed so that no stale picture stays behind.
     """
     out = Path(out_dir)
@@ -87,6 +94,7 @@ def write_plots(
         "scatter": lambda: scatter_figure(estimators, scores),
         "tau_history": lambda: history_figure(history, study),
         "budget": lambda: budget_figure(budget),
+        "search_curves": lambda: search_curves_figure(search_curves),
     }
     for name, draw in charts.items():
         path = out / PLOT_FILES[name]
@@ -259,6 +267,56 @@ def budget_figure(budget: pd.DataFrame | None) -> Figure | None:
     ax.set_title("Ranking quality vs supernet training budget")
     ax.grid(True, alpha=0.3)
     ax.legend(loc="best")
+    return fig
+
+
+#: the panels of search_curves.png: curve axis -> x-axis label
+_CURVE_AXES = {
+    "evaluations": "evaluations (log scale)",
+    "seconds": "cumulative charged seconds (log scale; the oracle: recorded training time)",
+}
+
+
+def search_curves_figure(curves: pd.DataFrame | None) -> Figure | None:
+    """Best-so-far ground-truth accuracy (mean over seeds, interval shaded) against evaluations and against
+    cumulative charged seconds, one line per searcher; None when there is no curve."""
+    if curves is None or curves.empty:
+        return None
+    table = curves.copy()
+    for column in ("x", "mean", "low", "high", "optimum"):
+        table[column] = pd.to_numeric(table[column], errors="coerce").astype(float)
+    labels = list(dict.fromkeys(str(x) for x in table["searcher"]))
+    estimators = dict(zip(map(str, table["searcher"]), map(str, table["estimator"]), strict=True))
+    colors = estimator_colors(labels)
+    fig = Figure(figsize=(10.5, 4.6), layout="constrained")
+    axes = fig.subplots(1, 2, sharey=True)
+    for ax, (axis, xlabel) in zip(axes, _CURVE_AXES.items(), strict=True):
+        data = table[table["axis"] == axis]
+        missing = []
+        for label in labels:
+            mine = data[data["searcher"].astype(str) == label].sort_values("x", kind="stable")
+            if mine.empty:
+                missing.append(label)
+                continue
+            name = plain_text(shortened(f"{label} ({estimators[label]})", 44))
+            ax.plot(mine["x"], mine["mean"], drawstyle="steps-post", color=colors[label], linewidth=1.2, label=name)
+            ax.fill_between(mine["x"], mine["low"], mine["high"], step="post", color=colors[label], alpha=0.15,
+                            linewidth=0)  # fmt: skip
+        optimum = table["optimum"].dropna()
+        if len(optimum):
+            ax.axhline(float(optimum.iloc[0]), color="0.4", linewidth=0.8, linestyle="--", label="benchmark optimum")
+        if len(data):
+            ax.set_xscale("log")
+        ax.set_xlabel(xlabel)
+        ax.grid(True, which="major", alpha=0.3)
+        if missing:
+            note = "no curve (no trace, or nothing charged): " + ", ".join(plain_text(x) for x in missing)
+            ax.text(0.01, 0.01, note, transform=ax.transAxes, fontsize=6, color="0.4", va="bottom", wrap=True)
+    axes[0].set_ylabel("best-so-far accuracy (%) of the best-scored architecture")
+    axes[0].set_title("Anytime search curves: by evaluations")
+    axes[1].set_title("by charged seconds")
+    handles, names = axes[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside right center", frameon=False)
     return fig
 
 

@@ -233,7 +233,8 @@ def _copy_shard(store: Store, shard: ShardStore, first: ShardStore) -> None:
             )
             c.execute(
                 "INSERT INTO main.searches SELECT searcher, seed, estimator, arch, front_json, evaluations, "
-                "history_json, wall_s, cpu_s, peak_mem_mb, status, error, run_id + ?, finished FROM shard.searches",
+                "history_json, wall_s, cpu_s, peak_mem_mb, status, error, run_id + ?, finished, trace "
+                "FROM shard.searches",
                 (offset,),
             )
             c.execute("INSERT OR IGNORE INTO main.series SELECT * FROM shard.series")

@@ -17,8 +17,8 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from nas_harness.api import ConfigError, Estimator
-from nas_harness.config import STORE_FILENAME, StudyConfig, config_from_stored
+from nas_harness.api import Arch, ConfigError, Estimator
+from nas_harness.config import STORE_FILENAME, SearcherRef, StudyConfig, config_from_stored
 from nas_harness.measure import measure
 from nas_harness.provenance import provenance
 from nas_harness.run.executor_choice import make_executor
@@ -192,21 +192,34 @@ def _score(world, executor, store, jobs, run_id, outcome, progress) -> None:
 
 
 def _search(world: World, store: Store, run_id: int, plan: ShardPlan | None = None) -> None:
-    """Run each searcher once per seed in the driver (after scoring, so a failed search loses no score)."""
+    """Run each searcher once per seed in the driver (after scoring, so a failed search loses no score).
+
+    A searcher reuses the scores the study already holds for its estimator and seed (``ctx.known_scores``):
+    the estimator is not asked again for those, and the trace charges them their stored cost. A set-level
+    estimator cannot score one architecture at a time, so its searcher may visit only the seed's sample
+    architectures the study scored with it (:func:`_scored_sample`).
+    """
     for ref in world.cfg.searchers:
         for seed in world.cfg.seeds:
             if store.search_done(ref.label, seed) or (plan is not None and not plan.owns_search(ref.label, seed)):
                 continue
             try:
                 searcher = world.registry.create("searcher", ref.name, **ref.options)
+                estimator = world.estimator(ref.estimator)
+                known = store.known_scores(ref.estimator, seed)
+                scored = _scored_sample(world, store, ref, seed, known) if estimator.set_level else None
                 world.ensure_prepared(ref.estimator, seed)
                 ctx = world.context(ref.estimator, seed)
+                ctx.known_scores = known
+                if scored is not None:
+                    ctx.candidates = scored
                 with measure(world.cfg.device) as cost:
-                    result = searcher.search(world.estimator(ref.estimator), ctx)
+                    result = searcher.search(estimator, ctx)
                 to_str = (result.space or world.space).to_str
                 store.add_search(
                     ref.label, seed, ref.estimator, to_str(result.best), [to_str(a) for a in result.front],
                     result.evaluations, result.history, CostRow(cost.wall_s, cost.cpu_s, cost.peak_mem_mb), run_id,
+                    trace=result.trace,
                 )  # fmt: skip
             except KeyboardInterrupt:
                 raise
@@ -215,6 +228,22 @@ def _search(world: World, store: Store, run_id: int, plan: ShardPlan | None = No
                     ref.label, seed, ref.estimator, None, [], 0, [],
                     CostRow(0, 0, 0, FAILED, describe_error(exc)), run_id,
                 )  # fmt: skip
+
+
+def _scored_sample(
+    world: World, store: Store, ref: SearcherRef, seed: int, known: dict[str, tuple[float, float]]
+) -> list[Arch]:
+    """The architectures of ``seed``'s sample that the study scored with ``ref``'s set-level estimator, in
+    sample order: where its searcher may go, every score a stored one (a set-level score is only relative
+    to the set it was computed over, so it is never computed for one architecture alone)."""
+    scored = [world.space.parse(arch) for arch in store.sample(seed) if arch in known]
+    if not scored:
+        raise ConfigError(
+            f"searcher {ref.label!r} uses the set-level estimator {ref.estimator!r}, which scores only a whole "
+            f"set (its score() raises), so a search reuses the scores the study stored for it; none are stored "
+            f"for seed {seed}: add {ref.estimator!r} to the study's [[estimators]] (or see why its scoring failed)"
+        )
+    return scored
 
 
 def study_to_resume(path: str | Path) -> tuple[StudyConfig, ShardSpec | None]:

@@ -9,7 +9,8 @@ skips it. Tables:
 * ``samples``: the fixed architecture sample per seed, in order.
 * ``results``: one row per (estimator, arch, seed): score, costs, status, error.
 * ``prepares``: one row per (estimator, seed): the one-off cost (supernet training).
-* ``searches``: one row per (searcher, seed): returned architecture and cost.
+* ``searches``: one row per (searcher, seed): returned architecture and cost, and its ``trace``
+  (JSON: one dict per evaluation, in order; ``[]`` for a store written before traces existed).
 * ``series``: curves (e.g. supernet training loss per step).
 
 A store is marked as the harness's with SQLite's ``application_id`` (:data:`APPLICATION_ID`),
@@ -75,7 +76,7 @@ CREATE TABLE IF NOT EXISTS searches (
     searcher TEXT NOT NULL, seed INTEGER NOT NULL, estimator TEXT NOT NULL,
     arch TEXT, front_json TEXT, evaluations INTEGER, history_json TEXT,
     wall_s REAL, cpu_s REAL, peak_mem_mb REAL, status TEXT NOT NULL, error TEXT,
-    run_id INTEGER, finished REAL NOT NULL,
+    run_id INTEGER, finished REAL NOT NULL, trace TEXT,
     PRIMARY KEY (searcher, seed)
 );
 CREATE TABLE IF NOT EXISTS series (
@@ -198,6 +199,7 @@ class Store:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
                 conn.executescript(SCHEMA)
+                _add_missing_columns(conn)
                 if not ours:  # a new file, or one written before the id existed
                     conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             except BaseException:
@@ -334,6 +336,15 @@ class Store:
             query += " WHERE status = 'ok'"
         return {(e, a, int(s)) for e, a, s in self.conn.execute(query)}
 
+    def known_scores(self, estimator: str, seed: int) -> dict[str, tuple[float, float]]:
+        """Arch string -> (score, wall seconds) of the finished ``ok`` rows of ``estimator`` at ``seed``: what a
+        searcher with that estimator reuses instead of scoring again (``Context.known_scores``)."""
+        rows = self.conn.execute(
+            "SELECT arch, score, wall_s FROM results WHERE estimator = ? AND seed = ? AND status = ?",
+            (estimator, seed, OK),
+        )
+        return {arch: (float(score), float(wall_s or 0.0)) for arch, score, wall_s in rows}
+
     def results(self) -> list[ResultRow]:
         rows = self.conn.execute(
             "SELECT estimator, arch, seed, score, wall_s, cpu_s, peak_mem_mb, status, error FROM results"
@@ -376,15 +387,27 @@ class Store:
         history: list[dict[str, Any]],
         cost: CostRow,
         run_id: int | None = None,
+        *,
+        trace: list[dict[str, Any]] | None = None,
     ) -> None:
+        """Record one search; ``trace`` is its per-evaluation record (``SearchResult.trace``: dicts with
+        ``step``, ``arch``, ``score``, ``seconds``, ``reused``), kept as JSON (None: none recorded)."""
         with self.transaction() as c:
             c.execute(
-                "INSERT OR REPLACE INTO searches VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                f"INSERT OR REPLACE INTO searches ({', '.join(_SEARCH_COLUMNS)}) "
+                f"VALUES ({', '.join('?' for _ in _SEARCH_COLUMNS)})",
                 (
                     searcher, seed, estimator, arch, json.dumps(front), evaluations,
                     json.dumps(history, default=str), *_cost_values(cost), run_id, time.time(),
+                    None if trace is None else json.dumps(trace, default=str),
                 ),
             )  # fmt: skip
+
+    def search_traces(self) -> dict[tuple[str, int], list[dict[str, Any]]]:
+        """The trace of every search that recorded one, keyed by (searcher label, seed); searches without
+        one (failed, or written before traces existed) are left out."""
+        rows = self.conn.execute("SELECT searcher, seed, trace FROM searches WHERE trace IS NOT NULL")
+        return {(searcher, int(seed)): json.loads(trace) for searcher, seed, trace in rows}
 
     def search_done(self, searcher: str, seed: int) -> bool:
         row = self.conn.execute(
@@ -414,6 +437,23 @@ class Store:
             return pd.DataFrame(columns=["owner", "seed", "step"])
         wide = long.pivot_table(index=["owner", "seed", "step"], columns="key", values="value", aggfunc="last")
         return wide.reset_index().rename_axis(columns=None)
+
+
+#: the searches table's columns in insertion order (``trace`` came last, added to older stores on open)
+_SEARCH_COLUMNS = (
+    "searcher", "seed", "estimator", "arch", "front_json", "evaluations", "history_json",
+    "wall_s", "cpu_s", "peak_mem_mb", "status", "error", "run_id", "finished", "trace",
+)  # fmt: skip
+#: columns added after the first stores were written: (table, column, SQL type); an older store gets them on open
+_ADDED_COLUMNS = (("searches", "trace", "TEXT"),)
+
+
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    """ALTER TABLE an older store to the current schema (existing rows get NULL in the new columns)."""
+    for table, column, kind in _ADDED_COLUMNS:
+        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if column not in present:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
 
 def _cost_values(cost: CostRow) -> tuple[Any, ...]:

@@ -70,10 +70,23 @@ class World:
         return next(e for e in self.cfg.scored_estimators() if e.label == label)
 
     def estimator(self, label: str) -> Estimator:
+        """The configured estimator ``label``, built once per process.
+
+        An estimator whose factory declares ``needs_benchmark = True`` (the oracle, :mod:`nas_harness.oracle`)
+        gets the study's benchmark as the keyword ``benchmark``; no other estimator ever sees the ground truth.
+        """
         if label not in self._estimators:
             ref = self.estimator_ref(label)
             reg = self.registry.get_estimator(ref.name)
-            self._estimators[label] = self.registry.create(reg.kind, ref.name, **ref.options)
+            options = dict(ref.options)
+            if getattr(reg.factory, "needs_benchmark", False) is True:
+                if "benchmark" in options:
+                    raise ConfigError(
+                        f"estimator {label!r} ({ref.name}) gets the study's [benchmark] itself; "
+                        "remove `benchmark` from its options"
+                    )
+                options["benchmark"] = self.benchmark
+            self._estimators[label] = self.registry.create(reg.kind, ref.name, **options)
         return self._estimators[label]
 
     def estimator_plugin(self, label: str) -> str:
@@ -139,9 +152,11 @@ class World:
 
         Drawn from the benchmark's architectures when it lists them (a table
         that covers part of a space), else from the space, with a generator
-        seeded by (benchmark name, seed) only.
+        seeded by (benchmark name, seed) only; by (benchmark name, ``sample_seed``)
+        for every seed when the study sets ``sample_seed``.
         """
-        rng = random.Random(derived_seed("sample", self.cfg.benchmark.name, seed))
+        sample_seed = seed if self.cfg.sample_seed is None else self.cfg.sample_seed
+        rng = random.Random(derived_seed("sample", self.cfg.benchmark.name, sample_seed))
         pool = self.listed_archs()  # the full list, even when it covers the space
         if pool is not None:
             if self.cfg.sample_size is None:

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from nas_harness.api import ArchitectureError, Mutable, SearchSpace
+from nas_harness.api import ArchitectureError, HasNeighbours, Mutable, SearchSpace
 from nas_harness.spaces.nb101_cells import INPUT as INPUT
 from nas_harness.spaces.nb101_cells import KEY_OP_CODES as KEY_OP_CODES
 from nas_harness.spaces.nb101_cells import MAX_EDGES as MAX_EDGES
@@ -37,7 +37,7 @@ from nas_harness.spaces.nb101_cells import cell_from_flat as cell_from_flat
 from nas_harness.spaces.nb101_cells import cell_from_key as cell_from_key
 from nas_harness.spaces.nb101_cells import make_cell as make_cell
 from nas_harness.spaces.nb101_cells import module_hash as module_hash
-from nas_harness.spaces.nb101_cells import padded
+from nas_harness.spaces.nb101_cells import one_edit_variants, padded
 from nas_harness.spaces.nb101_cells import parse as parse
 from nas_harness.spaces.nb101_cells import to_str as to_str
 from nas_harness.spaces.nb101_cells import validate as validate
@@ -49,10 +49,11 @@ _NO_SUPERNET = (
 )
 
 
-class NB101Space(SearchSpace, Mutable):
+class NB101Space(SearchSpace, Mutable, HasNeighbours):
     """The NAS-Bench-101 cell space; architectures are canonical :class:`Cell` values.
 
-    Capabilities: :class:`~nas_harness.api.Mutable` only. It has no choice points, so no weight-sharing
+    Capabilities: :class:`~nas_harness.api.Mutable` and :class:`~nas_harness.api.HasNeighbours`. It has no
+    choice points, so no weight-sharing
     supernet (:data:`_NO_SUPERNET`, quoted by :func:`~nas_harness.api.require`), and is not enumerated
     (423k graphs: the benchmark lists them).
 
@@ -108,6 +109,34 @@ class NB101Space(SearchSpace, Mutable):
                 continue
             if child != arch:
                 return child
+
+    def neighbours(self, arch: Cell) -> list[Cell]:
+        """The valid cells one edit away from ``arch``: naszilla's NAS-Bench-101 neighbourhood (White et
+        al., "Local Search is State of the Art for NAS Benchmarks"; ``nas_bench_101/cell_101.py``
+        ``adj_neighborhood``): every change of one interior vertex's op to another op, and every flip of
+        one edge of the upper-triangular matrix, keeping the valid results (connected, <= 9 edges after
+        pruning, as ``nasbench``'s ``is_valid``), one per official :func:`module_hash`, ``arch`` excluded.
+
+        naszilla flips the edges of whichever 7x7 labelling a cell happens to carry; here the flips range
+        over every upper-triangular labelling of the pruned cell (an edge ``u -> v`` may be added whenever
+        ``v`` does not reach ``u``), so the neighbourhood depends on the architecture only, and it is
+        symmetric except where removing an edge prunes a vertex (no single edit adds one back). Padding the
+        cell to 7 vertices adds nothing: the padded vertices are isolated, so editing them leaves the pruned
+        cell unchanged (naszilla skips such edits too). A dangling vertex that a labelling half-connects is
+        not kept by a pruned cell, so unlike naszilla one flip never adds a vertex.
+
+        Order (deterministic): op changes by vertex of the canonical labelling, then by :data:`OPS`
+        order; then edge flips by ordered vertex pair ``(u, v)`` in row-major order; a cell reached twice
+        keeps its first place."""
+        arch = validate(arch)
+        seen = {module_hash(arch)}
+        result: list[Cell] = []
+        for variant in one_edit_variants(arch):
+            key = module_hash(variant)
+            if key not in seen:
+                seen.add(key)
+                result.append(variant)
+        return result
 
     def build(self, arch: Cell, **net_cfg: Any) -> torch.nn.Module:
         """The NAS-Bench-101 network (``C=128`` stem channels, ``N=3`` cells per stack, 3 stacks)."""

@@ -240,3 +240,65 @@ def padded(cell: Cell, rng: random.Random) -> tuple[list[list[int]], list[str]]:
     for k in range(1, n - 1):
         ops[place[k]] = cell.ops[k]
     return rows, ops
+
+
+def _reaches(cell: Cell, source: int, target: int) -> bool:
+    """Whether a directed path leads from ``source`` to ``target`` in ``cell``."""
+    rows = [list(row) for row in cell.matrix]
+    return target in _reachable(rows, source, True)
+
+
+def _from_edges(ops: Sequence[str], edges: set[tuple[int, int]]) -> Cell:
+    """The canonical cell of the DAG ``edges`` on vertices labelled ``ops`` (input first, output last),
+    relabelled in a topological order so that its matrix is upper-triangular; raises
+    :class:`ArchitectureError` when the cell is invalid (disconnected, over :data:`MAX_EDGES` edges)."""
+    n = len(ops)
+    order: list[int] = []
+    indegree = [sum((u, v) in edges for u in range(n)) for v in range(n)]
+    ready = [v for v in range(n) if indegree[v] == 0]
+    while ready:  # Kahn's algorithm, smallest ready vertex first: deterministic
+        ready.sort()
+        u = ready.pop(0)
+        order.append(u)
+        for v in range(n):
+            if (u, v) in edges:
+                indegree[v] -= 1
+                if indegree[v] == 0:
+                    ready.append(v)
+    # input (vertex 0) has no in-edge and output (vertex n - 1) no out-edge, and while another vertex is
+    # left one of them is ready, so smallest-first keeps input first and output last, as make_cell needs
+    rows = [[int((order[i], order[j]) in edges) for j in range(n)] for i in range(n)]
+    return canonical(make_cell(rows, [ops[v] for v in order]))
+
+
+def one_edit_variants(cell: Cell) -> list[Cell]:
+    """The valid canonical cells one edit away from ``cell``, in the order of
+    :meth:`nas_harness.spaces.nb101.NB101Space.neighbours`, which removes repeats and ``cell`` itself.
+
+    Edits: (1) every interior vertex's op changed to each other op of :data:`OPS`; (2) for every ordered
+    pair of vertices ``(u, v)`` in row-major order, removing the edge ``u -> v`` if it exists, else adding
+    it when ``v`` does not reach ``u`` (so the graph stays acyclic). Adding ``u -> v`` for ``u > v`` is an
+    edge flip of another upper-triangular labelling of the same graph. Invalid results are skipped.
+    """
+    n = cell.num_vertices
+    variants: list[Cell] = []
+    for v in range(1, n - 1):
+        for op in OPS:
+            if op != cell.ops[v]:
+                ops = cell.ops[:v] + (op,) + cell.ops[v + 1 :]
+                variants.append(canonical(Cell(cell.matrix, ops)))
+    edges = set(cell.edges())
+    for u, v in itertools.product(range(n), repeat=2):
+        if u == v:
+            continue
+        if (u, v) in edges:
+            changed = edges - {(u, v)}
+        elif not _reaches(cell, v, u):
+            changed = edges | {(u, v)}
+        else:
+            continue
+        try:
+            variants.append(_from_edges(cell.ops, changed))
+        except ArchitectureError:
+            continue
+    return variants

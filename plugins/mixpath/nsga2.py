@@ -10,7 +10,15 @@ supernet running just its paths at the benchmark's network size
 Offspring: binary tournaments on (rank, crowding distance), uniform crossover
 with probability ``crossover_prob``, per-choice-point mutation with probability
 ``mutation_prob`` (default 1 / number of choice points); survivors by NSGA-II's
-environmental selection. No architecture is scored twice.
+environmental selection. No architecture is scored twice: every score goes through
+:class:`~nas_harness.evaluation.EvaluationLog`, so the result carries the per-evaluation trace (its
+``arch`` is the path scored) and reuses the study's stored scores of single paths.
+
+``single_path = True`` keeps the whole search (random members, crossover, mutation) in the single-path
+subspace: every choice point holds one option, so every evaluated cell, and the front, is a base-space
+architecture the benchmark can judge. Random members are then drawn from the base space
+(``ctx.candidates`` when the benchmark covers only part of it) and a mutated choice point gets one option
+uniformly; with a partial benchmark, offspring outside its architectures are rejected like repeats.
 
 The result's front is the non-dominated set of everything evaluated, cheapest
 first; ``best`` is its most accurate member. Front members that are single
@@ -34,6 +42,8 @@ from nas_harness.api import (
     require,
 )
 from nas_harness.costs import count_flops
+from nas_harness.evaluation import EvaluationLog
+from nas_harness.search.pool import ArchPool
 from nas_harness.seeding import derived_seed
 from nas_harness.spaces.masked import MaskedNetwork
 from nas_harness.spaces.multipath import MultiArch, MultiPathSpace
@@ -54,6 +64,7 @@ class MixPathNSGA2(Searcher):
         mutation_prob: float | None = None,
         cost_net: dict[str, Any] | None = None,
         input_size: int = 32,
+        single_path: bool = False,
     ) -> None:
         for key, value in (("population", population), ("generations", generations), ("input_size", input_size)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 2 - (key == "generations"):
@@ -69,7 +80,10 @@ class MixPathNSGA2(Searcher):
                 raise ConfigError(f"mixpath.nsga2: {key} = {value!r}; accepted: a number in [0, 1]")
         self.population, self.generations, self.cost = population, generations, cost
         self.crossover_prob, self.mutation_prob = float(crossover_prob), mutation_prob
+        if not isinstance(single_path, bool):
+            raise ConfigError(f"mixpath.nsga2: single_path = {single_path!r}; accepted: true or false")
         self.cost_net, self.input_size = dict(cost_net or {}), input_size
+        self.single_path = single_path
 
     def search(self, estimator: Estimator, ctx: Context) -> SearchResult:
         if not hasattr(estimator, "multipath_space") or not hasattr(estimator, "score_path"):
@@ -85,15 +99,23 @@ class MixPathNSGA2(Searcher):
         mutation_prob = self.mutation_prob if self.mutation_prob is not None else 1.0 / len(space.points)
         cost_of = self._cost_model(space, ctx)
         archive: dict[str, tuple[float, float]] = {}  # arch string -> (-accuracy, cost): every evaluation, once
+        log = EvaluationLog(estimator, ctx, space=space)
+        pool = ArchPool(ctx)
 
         def evaluate(arch: MultiArch) -> tuple[float, float]:
             key = space.to_str(arch)
             if key not in archive:
-                accuracy = float(estimator.score_path(space.to_mask(arch)))
+                accuracy = log.score(arch, compute=lambda: estimator.score_path(space.to_mask(arch)))
                 archive[key] = (-accuracy, cost_of(arch))
             return archive[key]
 
-        population = self._unique(lambda: space.sample(rng), self.population, set(), space)
+        def sample() -> MultiArch:
+            return space.from_base(pool.draw(rng)) if self.single_path else space.sample(rng)
+
+        def allowed(arch: MultiArch) -> bool:
+            return not (self.single_path and pool.restricted) or pool.holds(space.to_base(arch))
+
+        population = self._unique(sample, self.population, set(), space, allowed=allowed)
         history = []
         for generation in range(self.generations):
             objectives = [evaluate(a) for a in population]
@@ -102,7 +124,8 @@ class MixPathNSGA2(Searcher):
             if generation == self.generations - 1:
                 break
 
-            offspring = self._offspring(population, rank, crowd, space, rng, mutation_prob, set(archive))
+            offspring = self._offspring(population, rank, crowd, space, rng, mutation_prob, set(archive), sample,
+                                        allowed)  # fmt: skip
             merged = population + offspring
             survivors = select_survivors([evaluate(a) for a in merged], self.population)
             population = [merged[i] for i in survivors]
@@ -114,11 +137,13 @@ class MixPathNSGA2(Searcher):
             best=space.parse(best),
             front=[space.parse(k) for k in front],
             history=history,
-            evaluations=len(archive),
+            evaluations=log.evaluations,
             space=space,
+            trace=log.trace,
         )
 
-    def _offspring(self, population, rank, crowd, space: MultiPathSpace, rng, mutation_prob, seen) -> list[MultiArch]:
+    def _offspring(self, population, rank, crowd, space: MultiPathSpace, rng, mutation_prob, seen, sample,
+                   allowed) -> list[MultiArch]:  # fmt: skip
         """``population`` new children: binary tournaments on (rank, crowding), crossover, mutation."""
 
         def tournament() -> MultiArch:
@@ -129,20 +154,28 @@ class MixPathNSGA2(Searcher):
             a, b = tournament(), tournament()
             genes = space.crossover(a, b, rng) if rng.random() < self.crossover_prob else a
             return tuple(
-                space.sample_point(i, rng) if rng.random() < mutation_prob else ops for i, ops in enumerate(genes)
+                self._mutated_point(space, i, rng) if rng.random() < mutation_prob else ops
+                for i, ops in enumerate(genes)
             )
 
-        return self._unique(child, self.population, seen, space, fallback=lambda: space.sample(rng))
+        return self._unique(child, self.population, seen, space, fallback=sample, allowed=allowed)
+
+    def _mutated_point(self, space: MultiPathSpace, i: int, rng) -> tuple[int, ...]:
+        """A new draw of choice point ``i``: MixPath's rule (1..m options), or one option under ``single_path``."""
+        if self.single_path:
+            return (rng.randrange(len(space.points[i].options)),)
+        return space.sample_point(i, rng)
 
     @staticmethod
-    def _unique(make, n: int, seen: set[str], space: MultiPathSpace, fallback=None) -> list[MultiArch]:
-        """``n`` architectures from ``make`` that are new (not in ``seen`` nor repeated), falling back to random."""
+    def _unique(make, n: int, seen: set[str], space: MultiPathSpace, fallback=None, allowed=None) -> list[MultiArch]:
+        """``n`` architectures from ``make`` that are new (not in ``seen`` nor repeated) and ``allowed``, falling
+        back to random."""
         out: list[MultiArch] = []
         keys = set(seen)
         for attempt in range(20 * n):
             arch = make() if fallback is None or attempt < 10 * n else fallback()
             key = space.to_str(arch)
-            if key not in keys:
+            if key not in keys and (allowed is None or allowed(arch)):
                 keys.add(key)
                 out.append(arch)
                 if len(out) == n:

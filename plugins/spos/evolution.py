@@ -27,6 +27,7 @@ from typing import Any
 
 from nas_harness.api import Arch, ConfigError, Context, Estimator, HasChoicePoints, Searcher, SearchResult, require
 from nas_harness.costs import flops_millions, params_millions
+from nas_harness.evaluation import EvaluationLog
 from nas_harness.options import check_ints
 from nas_harness.seeding import derived_seed
 from nas_harness_plugins.spos.sampling import uniform_choices
@@ -71,6 +72,7 @@ class SPOSEvolution(Searcher):
         space = require(ctx.space, HasChoicePoints, f"searcher {self.name!r}")
         points = space.choice_points()
         allowed = None if ctx.candidates is None else {space.to_str(a) for a in ctx.candidates}
+        log = EvaluationLog(estimator, ctx)  # every estimator call, once, with its trace
         scores: dict[str, float] = {}  # arch string -> score (after direction); every evaluation, once
         rejected: set[str] = set()  # broke the constraint (or outside the benchmark)
         history: list[dict[str, Any]] = []
@@ -112,7 +114,7 @@ class SPOSEvolution(Searcher):
         fill(population, self.population, random_genes)
         for generation in range(self.generations):
             for arch in population:
-                score = float(estimator.score(arch, ctx))
+                score = log.score(arch)
                 key = estimator.direction.sign * score
                 scores[space.to_str(arch)] = key if math.isfinite(key) else -math.inf
             ranked = sorted(scores, key=lambda k: scores[k], reverse=True)
@@ -140,7 +142,7 @@ class SPOSEvolution(Searcher):
         if not finite:
             raise RuntimeError(f"spos.evolution: estimator {estimator.name!r} gave no finite score")
         best = max(finite, key=lambda k: scores[k])
-        return SearchResult(best=space.parse(best), history=history, evaluations=len(scores))
+        return SearchResult(best=space.parse(best), history=history, evaluations=log.evaluations, trace=log.trace)
 
     def _mutate(self, genes: tuple[int, ...], points, rng: random.Random) -> tuple[int, ...]:
         return tuple(
