@@ -4,6 +4,7 @@ import pytest
 
 from nas_harness.api import ConfigError
 from nas_harness.config import load_config, parse_config
+from nas_harness.testing import FakeBenchmark, tiny_space
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -100,7 +101,9 @@ def test_shipped_configs_load_and_name_registered_plugins(path, monkeypatch):
     assert cfg.benchmark.name in registry.names("benchmark")
     for ref in cfg.estimators:
         reg = registry.get_estimator(ref.name)  # raises, naming the estimator, when it is not registered
-        registry.create(reg.kind, ref.name, **ref.options)  # and its options are accepted
+        given = {"benchmark": FakeBenchmark(tiny_space())} if getattr(reg.factory, "needs_benchmark", False) else {}
+        registry.create(reg.kind, ref.name, **ref.options, **given)  # and its options are accepted (the oracle
+        # gets a benchmark, as World.estimator hands it the study's)
     for ref in cfg.searchers:
         assert ref.name in registry.names("searcher")
 

@@ -153,6 +153,9 @@ def test_seed_tau_ranks_an_estimators_scores_of_two_seeds_on_the_architectures_b
     assert pd.isna(table.loc["toy.good", "seed_tau"]) and table.loc["toy.good", "seed_tau_archs"] < 10
     note = table.loc["toy.good", "note"]
     assert "seed_tau: seeds 0 and 1 share" in note and "fewer than 10" in note
+    many = _table(toy_config(tmp_path / "many", [{"name": "toy.good"}], seeds=[0, 1, 2, 3, 4], sample_size=8))
+    note = many.loc["toy.good", "note"]  # ten short pairs are counted, not listed one by one
+    assert note.startswith("seed_tau: 10 of 10 seed pairs share fewer than 10") and "seeds 0 and 1" not in note
     one_seed = _table(toy_config(tmp_path / "one", [{"name": "toy.good"}], seeds=[0]))
     assert "seed_tau" not in one_seed.columns
 

@@ -174,6 +174,8 @@ def reference_verdict(low: float, high: float) -> str:
 
 #: seed_tau is left blank when two seeds share fewer architectures than this
 MIN_SEED_ARCHS = 10
+#: the seed pairs left out of seed_tau are named one by one up to this many, counted beyond
+SHORT_PAIRS_NAMED = 3
 
 
 @dataclass(frozen=True)
@@ -208,7 +210,12 @@ def seed_stability(mine: pd.DataFrame, samples: dict[int, list[str]]) -> SeedSta
         taus.append(math.nan if pair.note else kendall_tau(pair.scores, pair.truth))
     finite = [t for t in taus if not math.isnan(t)]
     note = ""
-    if short:
+    if len(short) > SHORT_PAIRS_NAMED:  # many seeds with their own samples: count the pairs, do not list them
+        note = (
+            f"seed_tau: {len(short)} of {len(counts)} seed pairs share fewer than {MIN_SEED_ARCHS} scored "
+            f"architectures (at most {max(counts)}; each seed drew its own sample), left out"
+        )
+    elif short:
         note = f"seed_tau: {'; '.join(short)} scored architectures (fewer than {MIN_SEED_ARCHS}, left out)"
     elif taus and not finite:
         note = "seed_tau: constant scores within a seed"
