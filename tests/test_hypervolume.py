@@ -94,6 +94,7 @@ def test_board_front_hypervolume_against_the_benchmarks_largest_cost(tmp_path):
             {"name": "mixpath.nsga2", "label": "nsga2.flops", "estimator": "oracle", "options": {"cost": "flops"}},
             {"name": "random", "label": "single", "estimator": "oracle"},
             {"name": "mixpath.nsga2", "label": "nsga2.default", "estimator": "oracle"},
+            {"name": "mixpath.nsga2", "label": "nsga2.unjudged", "estimator": "oracle"},
         ],
     }  # fmt: skip
     world = World(parse_config(raw, str(tmp_path / "hv.toml")))
@@ -104,6 +105,7 @@ def test_board_front_hypervolume_against_the_benchmarks_largest_cost(tmp_path):
         store.add_search("nsga2.flops", seed, "oracle", a, front, 3, [], CostRow(0.1, 0.1, 0.0), 1)
         store.add_search("single", seed, "oracle", a, [], 3, [], CostRow(0.1, 0.1, 0.0), 1)
         store.add_search("nsga2.default", seed, "oracle", a, front, 3, [], CostRow(0.1, 0.1, 0.0), 1)
+        store.add_search("nsga2.unjudged", seed, "oracle", a, [no_truth], 3, [], CostRow(0.1, 0.1, 0.0), 1)
     rows = searcher_table(store, world).set_index("searcher")
     store.close()
     largest = table["flops"].max()
@@ -120,3 +122,6 @@ def test_board_front_hypervolume_against_the_benchmarks_largest_cost(tmp_path):
     assert row["hv_reference"].startswith(f"accuracy 0 %, flops {largest:.4g}")
     assert math.isnan(rows.loc["single", "front_hypervolume"]) and rows.loc["single", "hv_reference"] == ""
     assert rows.loc["nsga2.default", "front_hypervolume"] == row["front_hypervolume"]  # NSGA-II's default cost: flops
+    unjudged = rows.loc["nsga2.unjudged"]  # fronts of multi-path cells only: no volume to report, not a volume of 0
+    assert unjudged["front_with_cost"] == 0 and math.isnan(unjudged["front_hypervolume"])
+    assert unjudged["hv_reference"] == "none: no front member has ground truth and a cost"

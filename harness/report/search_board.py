@@ -156,6 +156,9 @@ def front_columns(
     if ref_cost is None or ref_cost <= 0:
         row["hv_reference"] = f"none: benchmark {world.benchmark.name!r} records no {key}"
         return row
+    if row["front_with_cost"] == 0:  # no member can be judged (e.g. multi-path cells): unknown, not a volume of 0
+        row["hv_reference"] = "none: no front member has ground truth and a cost"
+        return row
     volumes = [hypervolume_2d([(a / 100.0, c / ref_cost) for a, c in p], ref=(0.0, 1.0)) for p in points]
     mean, low, high = bootstrap_means(np.array(volumes), world.cfg.bootstrap, world.cfg.ci)
     row.update(front_hypervolume=float(mean[0]), front_hypervolume_ci_low=float(low[0]),
