@@ -12,7 +12,7 @@ import pytest
 import torch
 from scipy.stats import chisquare
 
-from nas_harness.api import ArchitectureError, ConfigError, Context, Direction, Estimator
+from nas_harness.api import ArchitectureError, ConfigError, Context
 from nas_harness.cli import main
 from nas_harness.config import parse_config
 from nas_harness.costs import count_flops
@@ -29,6 +29,7 @@ from nas_harness_plugins.mixpath.pareto import crowding_distance, dominates, non
 from nas_harness_plugins.mixpath.shadow_bn import ExponentialBN, ShadowBN, shadow_statistics, variant_network
 from nas_harness_plugins.spos.estimator import SPOSSupernet
 from tests.helpers.images import one_torch_thread, tiny_provider
+from tests.helpers.multipath_fakes import PathCounter
 from tests.helpers.studies import TINY_SUPERNET
 
 SPACE = NB201Space()
@@ -256,26 +257,6 @@ def test_non_dominated_sort_matches_brute_force_on_a_known_bi_objective_problem(
     assert sorted(crowd)[-2:] == [float("inf")] * 2
     keep = select_survivors(pts, 30)
     assert (len(keep) == 30 and brute <= set(keep)) or set(keep) <= brute
-
-
-class PathCounter(Estimator):
-    """A stand-in multi-path estimator: accuracy = number of conv ops on the path (recorded)."""
-
-    name = "paths"
-    direction = Direction.MAXIMIZE
-
-    def __init__(self):
-        self.calls = []
-
-    def multipath_space(self, ctx):
-        return MultiPathSpace(ctx.space, 2)
-
-    def score_path(self, mask):
-        self.calls.append(mask)
-        return float(sum(ops[CONV1] + ops[CONV3] for ops in mask))
-
-    def score(self, arch, ctx):
-        raise NotImplementedError
 
 
 def test_nsga2_returns_the_non_dominated_front_of_everything_it_evaluated():

@@ -3,35 +3,15 @@ in single-path cells so that its front is judged on the benchmark."""
 
 import pytest
 
-from nas_harness.api import ConfigError, Context, Direction, Estimator
+from nas_harness.api import ConfigError, Context
 from nas_harness.spaces.multipath import MultiPathSpace
-from nas_harness.spaces.nb201 import OPS, NB201Space
+from nas_harness.spaces.nb201 import NB201Space
 from nas_harness.testing import FakeBenchmark
 from nas_harness_plugins.mixpath.nsga2 import MixPathNSGA2
+from tests.helpers.multipath_fakes import CONV1, CONV3, PathCounter
 
 SPACE = NB201Space()
-CONV1, CONV3 = OPS.index("nor_conv_1x1"), OPS.index("nor_conv_3x3")
 SMALL = {"population": 10, "generations": 4, "cost_net": {"C": 2, "N": 1}, "input_size": 8}
-
-
-class PathCounter(Estimator):
-    """A stand-in multi-path estimator: accuracy = number of conv ops on the path (every mask recorded)."""
-
-    name = "paths"
-    direction = Direction.MAXIMIZE
-
-    def __init__(self):
-        self.calls = []
-
-    def multipath_space(self, ctx):
-        return MultiPathSpace(ctx.space, 2)
-
-    def score_path(self, mask):
-        self.calls.append(mask)
-        return float(sum(ops[CONV1] + ops[CONV3] for ops in mask))
-
-    def score(self, arch, ctx):
-        raise NotImplementedError
 
 
 def mask_to_str(space, mask):
