@@ -29,6 +29,7 @@ from nas_harness.api import Arch, ConfigError, Context, Estimator, HasChoicePoin
 from nas_harness.costs import flops_millions, params_millions
 from nas_harness.evaluation import EvaluationLog
 from nas_harness.options import check_ints
+from nas_harness.search.incumbent import fitness
 from nas_harness.seeding import derived_seed
 from nas_harness_plugins.spos.sampling import uniform_choices
 
@@ -114,9 +115,7 @@ class SPOSEvolution(Searcher):
         fill(population, self.population, random_genes)
         for generation in range(self.generations):
             for arch in population:
-                score = log.score(arch)
-                key = estimator.direction.sign * score
-                scores[space.to_str(arch)] = key if math.isfinite(key) else -math.inf
+                scores[space.to_str(arch)] = fitness(log.score(arch), estimator.direction)
             ranked = sorted(scores, key=lambda k: scores[k], reverse=True)
             top = [space.parse(k) for k in ranked[: self.parents] if scores[k] > -math.inf]
             history.append(
