@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from nas_harness.benchmarks.nb101 import NB101Benchmark
 from nas_harness.benchmarks.nb101_s4 import NB101S4Benchmark
-from nas_harness.benchmarks.nb201 import NB201Benchmark
+from nas_harness.benchmarks.nb201_convert import open_official
 from nas_harness.benchmarks.table import NB201TableBenchmark
 from nas_harness.groundtruth.benchmark import EmbeddedNB201Digits, GroundTruthBenchmark
 from nas_harness.hookspecs import hookimpl
@@ -42,8 +42,8 @@ def _nb201_table(**options):
 
 
 def _nb201_official(**options):
-
-    return NB201Benchmark(**options)
+    """NAS-Bench-201 ground truth from an official file (or its converted table, when current)."""
+    return open_official(**options)
 
 
 def _nb101(**options):

@@ -15,6 +15,7 @@ import nas_harness
 from nas_harness.api import HarnessError
 from nas_harness.benchmarks.nb101 import convert_records
 from nas_harness.benchmarks.nb101_convert import official_name
+from nas_harness.benchmarks.nb201_convert import convert_nb201
 from nas_harness.config import DEFAULT_CONFIG, check_device, config_from_stored, load_config, shipped_config_names
 from nas_harness.groundtruth.benchmark import GroundTruthBenchmark
 from nas_harness.groundtruth.build import build_groundtruth, load_groundtruth_config
@@ -115,7 +116,10 @@ def _cmd_groundtruth_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_data_convert(args: argparse.Namespace) -> int:
-
+    if args.benchmark == "nb201":
+        return _convert_nb201(args)
+    if args.trust_pickle:
+        raise HarnessError("--trust-pickle is for nb201 files (NAS-Bench-101 files hold no pickles)")
     summary = convert_records(
         args.file,
         args.output,
@@ -134,6 +138,23 @@ def _cmd_data_convert(args: argparse.Namespace) -> int:
     if summary.mismatches:
         print(f"skipped {summary.mismatches} records whose stated module hash is not their cell's")
     print(f"converted in {summary.seconds:.1f} s")
+    return 0
+
+
+def _convert_nb201(args: argparse.Namespace) -> int:
+    if args.skip_mismatches:
+        raise HarnessError("--skip-mismatches is for nb101 files (module hashes of NAS-Bench-101 records)")
+    summary = convert_nb201(args.file, args.output, trust_pickle=args.trust_pickle)
+    print(
+        f"{summary.table}: {summary.archs} architectures, {summary.columns} columns (provenance: {summary.table}.json)"
+    )
+    print(f"source {summary.source} ({summary.format}, {summary.source_size} bytes) sha256 {summary.sha256}")
+    print(
+        "name: one of the official files' (NAS-Bench-201 publishes no checksums; compare the SHA-256)"
+        if summary.official_name
+        else "name: not an official file's name"
+    )
+    print(f"converted in {summary.seconds:.1f} s; nb201.official now reads this table for {summary.source.name}")
     return 0
 
 
@@ -464,14 +485,24 @@ def build_parser() -> argparse.ArgumentParser:
     data_sub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
     convert = data_sub.add_parser(
         "convert",
-        help="convert an official benchmark file into the harness's store",
-        description="Convert an official NAS-Bench-101 TFRecord file (nasbench_full.tfrecord, "
-        "nasbench_only108.tfrecord) into an SQLite store, without TensorFlow; "
-        "pass the store to the nb101 benchmark (path = STORE).",
+        help="convert an official benchmark file into the harness's store or table",
+        description="nb101: convert an official NAS-Bench-101 TFRecord file (nasbench_full.tfrecord, "
+        "nasbench_only108.tfrecord) into an SQLite store, without TensorFlow; pass the store to the nb101 "
+        "benchmark (path = STORE). nb201: convert an official NAS-Bench-201 .pth or NATS-Bench topology file "
+        "(single file or fast-mode folder) into a table with every data set, split and schedule, read by "
+        "nb201.table (path = TABLE) and used by nb201.official for that file automatically.",
     )
-    convert.add_argument("benchmark", choices=["nb101"], help="which benchmark's file it is")
+    convert.add_argument("benchmark", choices=["nb101", "nb201"], help="which benchmark's file it is")
     convert.add_argument("file", help="the official file")
-    convert.add_argument("--output", help="store to write (default: FILE with suffix .sqlite)")
+    convert.add_argument(
+        "--output",
+        help="store or table to write (default: FILE with suffix .sqlite for nb101, FILE.nb201.csv for nb201)",
+    )
+    convert.add_argument(
+        "--trust-pickle",
+        action="store_true",
+        help="nb201: accept globals outside the allow-list (as inert placeholders; nothing in the file is run)",
+    )
     convert.add_argument(
         "--skip-mismatches",
         action="store_true",

@@ -377,7 +377,13 @@ def test_nb201_table_query_errors(table: Path) -> None:
     with pytest.raises(BenchmarkError, match="not an architecture of space 'nb201'"):
         bench.accuracy((9, 9, 9, 9, 9, 9))
     with pytest.raises(
-        BenchmarkError, match=r"data set 'cifar10-valid' is not in this table's schema; accepted: cifar10"
+        BenchmarkError,
+        match=r"data set 'cifar10-test' is not in this table's schema; accepted: cifar10, cifar10-valid, cifar100, "
+        r"ImageNet16-120",
+    ):
+        NB201TableBenchmark(table, "cifar10-test")
+    with pytest.raises(  # the reference layout has no cifar10-valid columns
+        BenchmarkError, match=r"missing column\(s\) CIFAR10ValidTestAccuracy200Epochs for data set 'cifar10-valid'"
     ):
         NB201TableBenchmark(table, "cifar10-valid")
 

@@ -56,6 +56,7 @@ import os
 import re
 import sys
 import threading
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -63,7 +64,9 @@ from typing import Any
 import numpy as np
 
 from nas_harness.api import Arch, ArchitectureError, Benchmark, BenchmarkError
-from nas_harness.benchmarks.pickles import load_bz2_pickle, load_torch_file
+from nas_harness.benchmarks.nb201_stream import METRICS_KEY, DatasetMetrics, read_single_file, results_metrics
+from nas_harness.benchmarks.pickle_stream import MemoMissError
+from nas_harness.benchmarks.pickles import ForbiddenGlobal, UntrustedPickleError, load_bz2_pickle, load_torch_file
 from nas_harness.spaces import nb201 as nb201_space
 
 DATASETS: tuple[str, ...] = ("cifar10", "cifar10-valid", "cifar100", "ImageNet16-120")
@@ -76,6 +79,8 @@ EVAL_SETS: dict[str, dict[str, str]] = {
     "ImageNet16-120": {"valid": "x-valid", "test": "x-test"},
 }
 EPOCHS: tuple[int, ...] = (12, 200)
+#: how single files are read (NB201Results.load's ``reader``)
+READERS: tuple[str, ...] = ("stream", "official")
 #: schedule keys of the official records (NAS-Bench-201's API renames 'less'/'full' to '12'/'200')
 _HP_ROW = {"12": 0, "200": 1, "less": 0, "full": 1}
 #: cost keys: params (MB), flops (M), latency (s, batch of 256), train_seconds (total, 200 epochs)
@@ -166,13 +171,18 @@ class NB201Results:
         format: str = "auto",
         lazy: bool | None = None,
         trust_pickle: bool = False,
+        reader: str = "stream",
     ) -> NB201Results:
         """Read an official file (see the module docstring for formats).
 
         ``lazy`` (only for ``nats-dir``, default True there): read each architecture's file on first
-        use instead of all 15,625 now. ``trust_pickle``: unpickle without restrictions (every format);
-        by default only containers, numbers, strings, tensors and numpy scalars load.
+        use instead of all 15,625 now. ``trust_pickle``: accept globals outside the allow-list (every
+        format); by default only containers, numbers, strings, tensors and numpy scalars load.
+        ``reader`` (single files): ``"stream"`` (default; flat memory, :mod:`.nb201_stream`) or
+        ``"official"`` (the whole file through ``torch.load`` / ``pickle`` and the official API object).
         """
+        if reader not in READERS:
+            raise BenchmarkError(f"unknown reader {reader!r}; accepted: {', '.join(READERS)}")
         path = Path(path)
         fmt = detect_format(path) if format == "auto" else format
         if fmt not in FORMATS:
@@ -185,16 +195,68 @@ class NB201Results:
         if lazy and fmt != "nats-dir":
             raise BenchmarkError(f"lazy loading needs the fast-mode directory format (nats-dir); {path} is {fmt}")
         results = cls(path, fmt)
-        if fmt in ("nb201-pth", "nats-pickle"):
+        if fmt in ("nb201-pth", "nats-pickle") and reader == "stream":
+            try:
+                results._read_streamed(trust_pickle)
+            except MemoMissError as exc:  # a file that reads back objects long after writing them
+                warnings.warn(f"{path}: {exc}; reading it whole instead (memory grows with the file)", stacklevel=2)
+                results = cls(path, fmt)
+                reader = "official"
+        if fmt in ("nb201-pth", "nats-pickle") and reader == "official":
             api = _open_nb201_pth(path, trust_pickle) if fmt == "nb201-pth" else _open_nats_pickle(path, trust_pickle)
             results._extract_all(api)
             del api
             _return_freed_memory()
-        else:
+        elif fmt == "nats-dir":
             results._reader = _LazyDirReader(results, trust_pickle)
             if not (lazy if lazy is not None else True):
                 results.ensure_loaded()
         return results
+
+    def _read_streamed(self, trust_pickle: bool) -> None:
+        """One streaming pass over a single file (:func:`.nb201_stream.read_single_file`)."""
+        path, fmt = self.path, self.format
+        try:
+            meta_archs, infos, _ = read_single_file(
+                path, fmt, trust_pickle=trust_pickle, eval_sets=EVAL_SETS, expected=_expected(fmt)
+            )
+        except (BenchmarkError, MemoMissError):
+            raise
+        except ForbiddenGlobal as exc:
+            raise UntrustedPickleError(path, exc.global_name) from exc
+        except Exception as exc:  # truncated, not a pickle, a damaged zip or bz2 stream, ...
+            raise BenchmarkError(f"{path}: cannot read it ({type(exc).__name__}: {exc}); {_expected(fmt)}") from exc
+        to_official = _official_indexes(meta_archs, path)
+        for file_index in sorted(infos):
+            record = infos.pop(file_index)
+            _check_record(record, file_index, path, fmt)
+            official = _map_index(to_official, file_index, path)
+            for hp, state in record.items():
+                row = _HP_ROW.get(str(hp))
+                if row is not None:
+                    if METRICS_KEY not in state:
+                        raise BenchmarkError(
+                            f"{path}: the record of architecture {file_index} schedule {hp!r} is not an ArchResults "
+                            f"state (no all_results/dataset_seed); {_expected(fmt)}"
+                        )
+                    self._fill(official, row, state[METRICS_KEY])
+            self.has_record[official] = True
+        self.loaded[:] = True
+        _return_freed_memory()
+
+    def _fill(self, official: int, row: int, metrics: Mapping[str, DatasetMetrics]) -> None:
+        """Put one architecture's metrics for schedule row ``row`` into the arrays (costs: 200 epochs only)."""
+        for d, dataset in enumerate(DATASETS):
+            found = metrics.get(dataset)
+            if found is None:
+                continue
+            for s, split in enumerate(SPLITS):
+                if split in found.accuracy:
+                    self.acc[row, d, s, official] = found.accuracy[split]
+            if row == _HP_ROW["200"]:
+                for k, key in enumerate(COST_KEYS):
+                    value = found.costs.get(key)
+                    self.costs[d, k, official] = np.nan if value is None else float(value)
 
     def _extract_all(self, api: Any) -> None:
         """Move every record out of ``api`` into the arrays, dropping each as soon as it is read."""
@@ -214,29 +276,8 @@ class NB201Results:
         try:
             for hp, results in hp2results.items():
                 row = _HP_ROW.get(str(hp))
-                if row is None:  # a schedule this benchmark does not serve
-                    continue
-                names = results.get_dataset_names()
-                for d, dataset in enumerate(DATASETS):
-                    if dataset not in names:
-                        continue
-                    trials = results.query(dataset)
-                    if not trials:
-                        continue
-                    eval_sets = set.intersection(*(set(t.get_eval_set()) for t in trials.values()))
-                    for s, split in enumerate(SPLITS):
-                        setname = EVAL_SETS[dataset].get(split)
-                        if setname is None or setname not in eval_sets:
-                            continue
-                        # = results.get_metrics(dataset, setname, is_random=False)["accuracy"] (the
-                        # mean over seeds of the last epoch), without averaging the other 4 fields
-                        accs = [float(t.get_eval(setname)["accuracy"]) for t in trials.values()]
-                        self.acc[row, d, s, official] = sum(accs) / len(accs)
-                    if row == _HP_ROW["200"]:
-                        cost = results.get_compute_costs(dataset)
-                        for k, key in enumerate(("params", "flops", "latency", "T-train@total")):
-                            value = cost.get(key)
-                            self.costs[d, k, official] = np.nan if value is None else float(value)
+                if row is not None:  # else a schedule this benchmark does not serve
+                    self._fill(official, row, results_metrics(results, EVAL_SETS))
         except BenchmarkError:
             raise
         except Exception as exc:

@@ -71,7 +71,7 @@ class UntrustedPickleError(BenchmarkError):
         )
 
 
-class _ForbiddenGlobal(pickle.UnpicklingError):
+class ForbiddenGlobal(pickle.UnpicklingError):
     """Raised inside the unpickler (which does not know the file); turned into :class:`UntrustedPickleError`."""
 
     def __init__(self, global_name: str) -> None:
@@ -85,7 +85,7 @@ class AllowListUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) in SAFE_GLOBALS:
             return super().find_class(module, name)
-        raise _ForbiddenGlobal(f"{module}.{name}")
+        raise ForbiddenGlobal(f"{module}.{name}")
 
 
 def _load_allow_listed(file: Any, **kwargs: Any) -> Any:
@@ -109,7 +109,7 @@ def load_torch_file(path: str | os.PathLike[str], *, trust_pickle: bool, expecte
     module = pickle if trust_pickle else ALLOW_LIST_PICKLE_MODULE
     try:
         return torch.load(path, map_location="cpu", weights_only=False, pickle_module=module)
-    except _ForbiddenGlobal as exc:
+    except ForbiddenGlobal as exc:
         raise UntrustedPickleError(path, exc.global_name) from exc
     except Exception as exc:  # truncated (EOFError, RuntimeError from the zip reader), not a torch file, ...
         raise BenchmarkError(f"{path}: cannot read it ({type(exc).__name__}: {exc}); {expected}") from exc
@@ -124,7 +124,7 @@ def load_bz2_pickle(path: str | os.PathLike[str], *, trust_pickle: bool, expecte
     try:
         with bz2.BZ2File(path, "rb") as handle:
             return pickle.load(handle) if trust_pickle else AllowListUnpickler(handle).load()
-    except _ForbiddenGlobal as exc:
+    except ForbiddenGlobal as exc:
         raise UntrustedPickleError(path, exc.global_name) from exc
     except Exception as exc:  # not bz2 (OSError), truncated (EOFError), a damaged pickle, ...
         raise BenchmarkError(f"{path}: cannot read it ({type(exc).__name__}: {exc}); {expected}") from exc

@@ -3,8 +3,9 @@
 A :class:`TableBenchmark` reads a CSV (``.csv``, ``.tsv``, compressed ``.csv.gz`` ...) or Parquet
 (``.parquet``/``.pq``, needs ``pyarrow`` or ``fastparquet``) table whose columns a
 :class:`TableSchema` names: one column of architecture strings (parsed by the search space's parse
-function), one accuracy column per (data set, split), optional cost columns and an optional seed
-column (rows of the same architecture are then averaged over seeds).
+function), one accuracy column per (data set, split) at the schema's default schedule, optional
+accuracy columns of other schedules (e.g. NAS-Bench-201's 12-epoch one), optional cost columns and an
+optional seed column (rows of the same architecture are then averaged over seeds).
 
 When the space has a dense index (``index``/``from_index``/``size``, as NAS-Bench-201's official
 index), the values live in numpy arrays keyed by that index and no per-row Python objects are kept.
@@ -13,6 +14,7 @@ Example::
 
     bench = NB201TableBenchmark("nb201_test_accuracy.csv", dataset="cifar10")
     bench.accuracy((3, 3, 4, 1, 3, 1))     # CIFAR-10 test accuracy (%) at 200 epochs
+    bench.accuracy((3, 3, 4, 1, 3, 1), epochs=12)  # at 12 epochs, when the table has that column
     bench.best()                            # (arch, accuracy) of the table's best architecture
 """
 
@@ -37,9 +39,15 @@ class TableSchema:
     """Which columns of a table hold what.
 
     ``accuracy_columns`` maps data set -> split -> column (accuracy in percent after
-    ``accuracy_scale``); ``cost_columns`` maps data set -> cost key (``params``, ``flops``,
-    ``latency``, ``train_seconds``) -> column. Columns named in ``optional_columns`` may be absent
-    (their split or cost is then unavailable); every other column of the chosen data set is required.
+    ``accuracy_scale``) at the default schedule of ``epochs`` epochs; ``cost_columns`` maps data set ->
+    cost key (``params``, ``flops``, ``latency``, ``train_seconds``) -> column. Columns named in
+    ``optional_columns`` may be absent (their split or cost is then unavailable); every other column
+    of the chosen data set is required.
+
+    ``schedule_columns`` names the accuracy columns of other schedules than ``epochs``: epochs ->
+    data set -> split -> column, e.g. ``{12: {"cifar10": {"test": "CIFAR10TestAccuracy12Epochs"}}}``.
+    They are all optional, never decide which architectures a table has, and need ``epochs`` set
+    (the default schedule's columns are ``accuracy_columns``, so ``epochs`` is not a key of it).
     """
 
     arch_column: str
@@ -49,9 +57,33 @@ class TableSchema:
     optional_columns: frozenset[str] = frozenset()
     epochs: int | None = None
     accuracy_scale: float = 1.0
+    schedule_columns: Mapping[int, Mapping[str, Mapping[str, str]]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for epochs in self.schedule_columns:
+            if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+                raise ValueError(f"schedule_columns: key {epochs!r} is not a number of epochs (a positive int)")
+        if self.schedule_columns and self.epochs is None:
+            raise ValueError("schedule_columns needs the default schedule's epochs (epochs=...) to be set")
+        if self.epochs in self.schedule_columns:
+            raise ValueError(
+                f"schedule_columns must not name the default schedule (epochs={self.epochs}): "
+                "its columns are accuracy_columns"
+            )
+
+    def schedules_for(self, dataset: str) -> tuple[int, ...]:
+        """The schedules (epochs) this schema names accuracy columns of for ``dataset``, default first."""
+        others = [e for e, columns in self.schedule_columns.items() if columns.get(dataset)]
+        return tuple(e for e in (self.epochs, *others) if e is not None)
+
+    def accuracy_columns_at(self, dataset: str, epochs: int | None = None) -> Mapping[str, str]:
+        """split -> column of ``dataset`` at ``epochs`` (None or ``self.epochs``: the default columns)."""
+        if epochs is None or epochs == self.epochs:
+            return self.accuracy_columns.get(dataset, {})
+        return self.schedule_columns.get(epochs, {}).get(dataset, {})
 
     def columns_for(self, dataset: str) -> tuple[list[str], list[str]]:
-        """(required, optional) columns for ``dataset``."""
+        """(required, optional) columns for ``dataset`` (every other schedule's column is optional)."""
         cols = [self.arch_column]
         if self.seed_column:
             cols.append(self.seed_column)
@@ -59,6 +91,8 @@ class TableSchema:
         cols += list(self.cost_columns.get(dataset, {}).values())
         required = [c for c in cols if c not in self.optional_columns]
         optional = [c for c in cols if c in self.optional_columns]
+        for columns in self.schedule_columns.values():
+            optional += [c for c in columns.get(dataset, {}).values() if c not in required and c not in optional]
         return required, optional
 
 
@@ -182,7 +216,8 @@ class TableBenchmark(Benchmark):
         self.dataset = dataset
         self._archs: list[Arch] | None = None  # only without a dense index
         self._positions: dict[Arch, int] | None = None
-        self._acc: dict[str, np.ndarray] = {}
+        self._acc: dict[str, np.ndarray] = {}  # the default schedule's splits
+        self._sched: dict[int, dict[str, np.ndarray]] = {}  # other schedules' splits, by epochs
         self._cost: dict[str, np.ndarray] = {}
         self._load(size)
 
@@ -242,18 +277,13 @@ class TableBenchmark(Benchmark):
         self._check_duplicates(row_pos, seeds)
 
         for split, column in schema.accuracy_columns[dataset].items():
-            if column not in frame.columns:
-                continue
-            values = self._numeric(frame, column, "a number (accuracy in percent)") * schema.accuracy_scale
-            bad = np.flatnonzero(np.isfinite(values) & ((values < 0) | (values > 100)))
-            if bad.size:
-                row = int(bad[0])
-                raise BenchmarkError(
-                    f"{self.path}: {self._row_label(row)}: column {column!r} value {_cell(frame[column].iloc[row])!r} "
-                    f"is outside 0..100 after scaling by {schema.accuracy_scale} (accuracy in percent; "
-                    f"set the schema's accuracy_scale=100 for fractions)"
-                )
-            self._acc[split] = self._average(row_pos, values, n_slots)
+            if column in frame.columns:
+                self._acc[split] = self._average(row_pos, self._accuracy_values(frame, column), n_slots)
+        for epochs, by_dataset in schema.schedule_columns.items():
+            for split, column in by_dataset.get(dataset, {}).items():
+                if column in frame.columns:
+                    values = self._average(row_pos, self._accuracy_values(frame, column), n_slots)
+                    self._sched.setdefault(epochs, {})[split] = values
         for key, column in schema.cost_columns.get(dataset, {}).items():
             if column in frame.columns:
                 values = self._numeric(frame, column, f"a number ({key})")
@@ -269,6 +299,20 @@ class TableBenchmark(Benchmark):
         self._present = present
         if n_rows and not present.any():
             raise BenchmarkError(f"{self.path}: no row has every accuracy column of {dataset!r} filled")
+
+    def _accuracy_values(self, frame: Any, column: str) -> np.ndarray:
+        """An accuracy column as percent (after ``accuracy_scale``), checked to lie in 0..100."""
+        scale = self.schema.accuracy_scale
+        values = self._numeric(frame, column, "a number (accuracy in percent)") * scale
+        bad = np.flatnonzero(np.isfinite(values) & ((values < 0) | (values > 100)))
+        if bad.size:
+            row = int(bad[0])
+            raise BenchmarkError(
+                f"{self.path}: {self._row_label(row)}: column {column!r} value {_cell(frame[column].iloc[row])!r} "
+                f"is outside 0..100 after scaling by {scale} (accuracy in percent; "
+                f"set the schema's accuracy_scale=100 for fractions)"
+            )
+        return values
 
     def _numeric(self, frame: Any, column: str, what: str) -> np.ndarray:
         import pandas as pd
@@ -341,51 +385,103 @@ class TableBenchmark(Benchmark):
                 f"{arch!r} is not an architecture of space {self.space!r} ({exc}); benchmark {self.path}"
             ) from exc
 
-    def _check_epochs(self, epochs: int | None) -> None:
-        if epochs is not None and self.schema.epochs is not None and epochs != self.schema.epochs:
+    def _is_default(self, epochs: int | None) -> bool:
+        """Whether ``epochs`` asks for the default columns (a schema without epochs takes any value, as
+        it always has)."""
+        return epochs is None or self.schema.epochs is None or epochs == self.schema.epochs
+
+    def _available_text(self) -> str:
+        """What the table has for its data set, e.g. ``test, valid at 200 epochs; test at 12 epochs``."""
+        parts = [f"{', '.join(self.splits_at(e)) or 'none'} at {e} epochs" for e in self.schedules]
+        return "; ".join(parts) or ", ".join(self._acc)
+
+    def _values(self, split: str, epochs: int | None) -> np.ndarray:
+        """The accuracies of ``split`` at ``epochs``; errors name the path, the request and what is accepted."""
+        if self._is_default(epochs):
+            return self._split_values(split)
+        assert epochs is not None and self.schema.epochs is not None
+        default = self.schema.epochs
+        if epochs in self._sched:
+            columns = self._sched[epochs]
+            if split in columns:
+                return columns[split]
+            named = self.schema.accuracy_columns_at(self.dataset, epochs)
+            if split in named:
+                raise BenchmarkError(
+                    f"{self.path} has no column {named[split]!r}, so no {split!r} split at {epochs} epochs for "
+                    f"{self.dataset!r}; asked for split={split!r}, epochs={epochs}; "
+                    f"accepted: {self._available_text()}"
+                )
             raise BenchmarkError(
-                f"{self.path} holds only {self.schema.epochs}-epoch results; asked for {epochs} epochs "
-                f"(accepted: None or {self.schema.epochs})"
+                f"unknown split {split!r} at {epochs} epochs for data set {self.dataset!r} in {self.path}; "
+                f"asked for split={split!r}, epochs={epochs}; accepted: {self._available_text()}"
             )
+        named = list(self.schema.accuracy_columns_at(self.dataset, epochs).values())
+        lacks = f", and it has none of the {epochs}-epoch columns {', '.join(named)}" if named else ""
+        if not self._sched:
+            raise BenchmarkError(
+                f"{self.path} holds only {default}-epoch results; asked for {epochs} epochs of {self.dataset!r}"
+                f"{lacks} (accepted: epochs None or {default}; splits: {self._available_text()})"
+            )
+        raise BenchmarkError(
+            f"{self.path} has no {epochs}-epoch results for {self.dataset!r}{lacks}; asked for split={split!r}, "
+            f"epochs={epochs}; accepted epochs: None, {', '.join(map(str, self.schedules))} "
+            f"(splits: {self._available_text()})"
+        )
 
     def _split_values(self, split: str) -> np.ndarray:
+        """The default schedule's accuracies of ``split``."""
         if split in self._acc:
             return self._acc[split]
         columns = self.schema.accuracy_columns[self.dataset]
+        others = f" (all schedules: {self._available_text()})" if self._sched else ""
         if split in columns:
             raise BenchmarkError(
                 f"{self.path} has no column {columns[split]!r}, so no {split!r} split for {self.dataset!r}; "
-                f"available splits: {', '.join(self._acc)}"
+                f"available splits: {', '.join(self._acc)}{others}"
             )
         raise BenchmarkError(
             f"unknown split {split!r} for data set {self.dataset!r} in {self.path}; "
-            f"available splits: {', '.join(self._acc)}"
+            f"available splits: {', '.join(self._acc)}{others}"
         )
 
     @property
     def splits(self) -> tuple[str, ...]:
-        """The splits this table has for its data set."""
+        """The splits this table has for its data set at the default schedule."""
         return tuple(self._acc)
+
+    @property
+    def schedules(self) -> tuple[int, ...]:
+        """The schedules (epochs) this table has accuracies of for its data set, default first (empty when
+        the schema names no epochs)."""
+        default = () if self.schema.epochs is None else (self.schema.epochs,)
+        return (*default, *self._sched)
+
+    def splits_at(self, epochs: int | None = None) -> tuple[str, ...]:
+        """The splits this table has for its data set at ``epochs`` (None: the default schedule)."""
+        if epochs is None or self._is_default(epochs):
+            return self.splits
+        return tuple(self._sched.get(epochs, {}))
 
     @property
     def cost_keys(self) -> tuple[str, ...]:
         return tuple(self._cost)
 
     def accuracy(self, arch: Arch, split: str = "test", epochs: int | None = None) -> float:
-        self._check_epochs(epochs)
-        values = self._split_values(split)
+        values = self._values(split, epochs)
         pos = self._position(arch)
         value = float(values[pos])
         if np.isnan(value):
+            when = "" if self._is_default(epochs) else f" at {epochs} epochs"
             raise BenchmarkError(
-                f"{self.path} has no {self.dataset!r} {split!r} accuracy for architecture {self._arch_text(arch)}"
+                f"{self.path} has no {self.dataset!r} {split!r} accuracy{when} for architecture {self._arch_text(arch)}"
             )
         return value
 
     def accuracy_array(self, split: str = "test", epochs: int | None = None) -> np.ndarray:
-        """All accuracies of ``split`` as a read-only array by position (the space's index); NaN: absent."""
-        self._check_epochs(epochs)
-        view = self._split_values(split).view()
+        """All accuracies of ``split`` at ``epochs`` (None: the default schedule) as a read-only array by
+        position (the space's index); NaN: absent."""
+        view = self._values(split, epochs).view()
         view.flags.writeable = False
         return view
 
@@ -403,10 +499,12 @@ class TableBenchmark(Benchmark):
     def __len__(self) -> int:
         return int(self._present.sum())
 
-    def best(self, split: str = "test") -> tuple[Arch, float]:
-        values = self._split_values(split)
+    def best(self, split: str = "test", epochs: int | None = None) -> tuple[Arch, float]:
+        """The architecture with the highest ``split`` accuracy at ``epochs`` (None: the default schedule)."""
+        values = self._values(split, epochs)
         if not np.isfinite(values).any():
-            raise BenchmarkError(f"{self.path} has no {split!r} accuracy for {self.dataset!r}")
+            when = "" if self._is_default(epochs) else f" at {epochs} epochs"
+            raise BenchmarkError(f"{self.path} has no {split!r} accuracy{when} for {self.dataset!r}")
         pos = int(np.nanargmax(values))
         return self._arch_at(pos), float(values[pos])
 
@@ -415,16 +513,41 @@ class TableBenchmark(Benchmark):
 
 
 # -- NAS-Bench-201 preset --------------------------------------------------------------------------
-_NB201_PREFIX = {"cifar10": "CIFAR10", "cifar100": "CIFAR100", "ImageNet16-120": "ImageNet"}
+#: data set -> column prefix of the NAS-Bench-201 table (``CIFAR10Valid``: the data set "cifar10-valid",
+#: trained on CIFAR-10's train half; not to be confused with cifar10's ``CIFAR10ValidAccuracy200Epochs``)
+NB201_TABLE_PREFIXES: dict[str, str] = {
+    "cifar10": "CIFAR10",
+    "cifar10-valid": "CIFAR10Valid",
+    "cifar100": "CIFAR100",
+    "ImageNet16-120": "ImageNet",
+}
+_NB201_PREFIX = NB201_TABLE_PREFIXES
+#: the schedules of the NAS-Bench-201 table, default first
+NB201_TABLE_EPOCHS: tuple[int, ...] = (200, 12)
+#: cost key -> column suffix (``<P>Params`` ...), values from the 200-epoch records
+NB201_TABLE_COSTS: dict[str, str] = {
+    "params": "Params",
+    "flops": "FLOPs",
+    "latency": "Latency",
+    "train_seconds": "TrainSeconds",
+}
+
+
+def nb201_table_column(dataset: str, split: str, epochs: int = 200) -> str:
+    """The NAS-Bench-201 table's accuracy column of ``dataset``/``split`` at ``epochs``, e.g.
+    ``CIFAR10ValidTestAccuracy12Epochs`` for ("cifar10-valid", "test", 12)."""
+    return f"{NB201_TABLE_PREFIXES[dataset]}{split.capitalize()}Accuracy{epochs}Epochs"
 
 
 def _nb201_schema() -> TableSchema:
-    accuracy = {
-        ds: {"test": f"{p}TestAccuracy200Epochs", "valid": f"{p}ValidAccuracy200Epochs"}
-        for ds, p in _NB201_PREFIX.items()
+    splits = ("test", "valid")
+    default, *others = NB201_TABLE_EPOCHS
+    accuracy = {ds: {s: nb201_table_column(ds, s, default) for s in splits} for ds in NB201_TABLE_PREFIXES}
+    schedules = {
+        e: {ds: {s: nb201_table_column(ds, s, e) for s in splits} for ds in NB201_TABLE_PREFIXES} for e in others
     }
     costs = {
-        ds: {"params": f"{p}Params", "flops": f"{p}FLOPs", "latency": f"{p}Latency"} for ds, p in _NB201_PREFIX.items()
+        ds: {key: f"{p}{suffix}" for key, suffix in NB201_TABLE_COSTS.items()} for ds, p in NB201_TABLE_PREFIXES.items()
     }
     optional = {col for cols in accuracy.values() for split, col in cols.items() if split != "test"}
     optional |= {col for cols in costs.values() for col in cols.values()}
@@ -433,15 +556,19 @@ def _nb201_schema() -> TableSchema:
         accuracy_columns=accuracy,
         cost_columns=costs,
         optional_columns=frozenset(optional),
-        epochs=200,
+        epochs=default,
+        schedule_columns=schedules,
     )
 
 
-#: The official-layout NAS-Bench-201 table: ``CIFAR10TestAccuracy200Epochs``,
-#: ``CIFAR100TestAccuracy200Epochs``, ``ImageNetTestAccuracy200Epochs`` (test accuracy in % at 200
-#: epochs, seed-averaged), ``ArchitectureString``. Optional extra columns, same prefixes:
-#: ``<P>ValidAccuracy200Epochs`` (split "valid"), ``<P>Params`` (MB), ``<P>FLOPs`` (M) and
-#: ``<P>Latency`` (s), with ``<P>`` one of CIFAR10, CIFAR100, ImageNet.
+#: The official-layout NAS-Bench-201 table, one row per architecture: ``ArchitectureString`` and, per
+#: data set prefix ``<P>`` (``CIFAR10`` -> cifar10, ``CIFAR10Valid`` -> cifar10-valid, ``CIFAR100`` ->
+#: cifar100, ``ImageNet`` -> ImageNet16-120), accuracies in % (seed-averaged)
+#: ``<P>TestAccuracy<E>Epochs`` (split "test") and ``<P>ValidAccuracy<E>Epochs`` (split "valid") for
+#: ``<E>`` 200 (the default schedule) and 12, and costs of the 200-epoch records ``<P>Params`` (MB),
+#: ``<P>FLOPs`` (M), ``<P>Latency`` (s) and ``<P>TrainSeconds`` (s, total training time). Only the chosen
+#: data set's ``<P>TestAccuracy200Epochs`` is required; the reference table has just those of CIFAR10,
+#: CIFAR100 and ImageNet.
 NB201_TABLE_SCHEMA = _nb201_schema()
 
 
@@ -449,7 +576,8 @@ class NB201TableBenchmark(TableBenchmark):
     """NAS-Bench-201 ground truth from an official-layout table (see :data:`NB201_TABLE_SCHEMA`).
 
     Architectures are the space's tuples of six op indices; values are kept in arrays keyed by the
-    official index. ``dataset`` is ``cifar10``, ``cifar100`` or ``ImageNet16-120``.
+    official index. ``dataset`` is ``cifar10``, ``cifar10-valid``, ``cifar100`` or ``ImageNet16-120``;
+    ``epochs`` of a query is None or 200 (the default) or 12 (when the table has 12-epoch columns).
     """
 
     name = "nb201.table"

@@ -17,16 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from nas_harness.data.dataset import SPLITS
+from nas_harness.home import CACHE_ENV, DEFAULT_HOME, default_cache_dir
 
-CACHE_ENV = "NAS_HARNESS_CACHE"
-
-#: The harness's own folder: the default cache folder and the last place :func:`~nas_harness.data.load_dataset` looks.
-DEFAULT_HOME = Path("~/.cache/nas-harness")
-
-
-def default_cache_dir() -> Path:
-    """Where decoded arrays are cached: ``$NAS_HARNESS_CACHE``, else ``~/.cache/nas-harness``."""
-    return Path(os.environ.get(CACHE_ENV) or DEFAULT_HOME).expanduser()
+__all__ = ["CACHE_ENV", "DEFAULT_HOME", "cache_file", "default_cache_dir", "read_cache", "write_cache"]
 
 
 def cache_file(cache_dir: Path, name: str, key: str) -> Path:
