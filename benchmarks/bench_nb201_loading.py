@@ -31,6 +31,7 @@ import pytest
 from benchmarks.child_process import measure
 from nas_harness.benchmarks.table import NB201TableBenchmark
 from nas_harness.spaces import nb201 as S
+from tests.helpers import full_size as FS
 from tests.helpers import nb201_fixtures as F
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,22 +103,28 @@ def test_load_nb201_table(benchmark, table: tuple[Path, str]) -> None:
 
 
 _SETUP = """
-import torch, nas_201_api
+import torch, nas_201_api, nats_bench, pandas
 from nas_harness.spaces import nb201
 from nas_harness.benchmarks.nb201 import NB201Results
+from nas_harness.benchmarks.nb201_convert import convert_nb201
 nb201.official_order(); nb201.arch_to_index((0,) * 6)
 """
 _STEP = """
 if mode == "official-api":
     keep = nas_201_api.NASBench201API(args[0], verbose=False)
+elif mode == "official-reader":
+    keep = NB201Results.load(args[0], reader="official")
+elif mode == "convert":
+    summary = convert_nb201(args[0], args[1])
+    extra["archs"] = summary.archs
 else:
     keep = NB201Results.load(args[0])
     extra["arrays_MB"] = keep.nbytes / 1e6
 """
 
 
-def _measure(path: Path, mode: str) -> dict[str, float]:
-    figures = measure(_SETUP, _STEP, [str(path)], mode)
+def _measure(path: Path, mode: str, *extra_args: str) -> dict[str, float]:
+    figures = measure(_SETUP, _STEP, [str(path), *extra_args], mode)
     figures["load_s"] = figures["seconds"]
     return figures
 
@@ -146,3 +153,44 @@ def test_load_synthetic_official_pth(benchmark, synthetic_pth: Path) -> None:
     }
     benchmark.extra_info.update(figures)
     _report("synthetic full-size NAS-Bench-201 .pth via NB201Results.load (vs bare NASBench201API)", figures)
+
+
+FULL_SIZE = os.environ.get("NB201_FULL_SIZE") == "1"
+
+
+@pytest.mark.skipif(not FULL_SIZE, reason="full-size files (GBs, minutes each): set NB201_FULL_SIZE=1")
+@pytest.mark.parametrize("kind", ["nb201-v1_1", "nb201-v1_1-zip", "nb201-v1_0", "nats-tss"])
+def test_full_size_single_file(benchmark, kind: str, tmp_path: Path) -> None:
+    """Stream-read and convert a synthetic file of the official layout and size, each in a fresh process.
+
+    Run (tens of minutes; the files are built once into the synthetic cache, several GB each)::
+
+        NB201_FULL_SIZE=1 pytest benchmarks/bench_nb201_loading.py -k full_size -s -p no:cacheprovider
+
+    The official reader (whole file through torch.load/pickle) is measured on the first 1,000
+    architectures of the same layout: at full size it needs more memory than this project's machines have.
+    """
+    path = FS.full_size_file(kind)
+    size = path.stat().st_size
+    streamed = _measure(path, "plain")
+    converted = _measure(path, "convert", str(tmp_path / "table.nb201.csv"))
+    small = FS.full_size_file(kind, n_archs=1000)
+    small_stream = _measure(small, "plain")
+    small_official = _measure(small, "official-reader")
+    benchmark.pedantic(lambda: None, rounds=1, iterations=1)  # figures come from the fresh processes above
+    figures = {
+        "file": f"{path.name} ({size / MB:.0f} MB, {S.NUM_ARCHS} archs)",
+        "stream_load_s": streamed["load_s"],
+        "stream_MB_per_s": size / MB / streamed["load_s"],
+        "stream_peak_rss_MB": streamed["peak_rss_MB"],
+        "stream_peak_above_start_MB": streamed["peak_rss_above_start_MB"],
+        "convert_s (read + table + SHA-256)": converted["seconds"],
+        "convert_peak_rss_MB": converted["peak_rss_MB"],
+        "small_file": f"{small.name} ({small.stat().st_size / MB:.0f} MB, 1000 archs)",
+        "small_stream_load_s": small_stream["load_s"],
+        "small_stream_peak_above_start_MB": small_stream["peak_rss_above_start_MB"],
+        "small_official_reader_load_s": small_official["load_s"],
+        "small_official_reader_peak_above_start_MB": small_official["peak_rss_above_start_MB"],
+    }
+    benchmark.extra_info.update(figures)
+    _report(f"full-size synthetic {kind}: streaming reader and conversion", figures)

@@ -49,6 +49,8 @@ _F8 = Struct(">d")
 # with the key memoized earlier) are long runs of one opcode pattern; numpy decodes a run at once.
 _INT_FLOAT = np.dtype([("op", "u1"), ("key", "u1"), ("g", "u1"), ("value", ">f8")])  # K<u1> G<f8>
 _GET_FLOAT = np.dtype([("op", "u1"), ("index", "<u4"), ("g", "u1"), ("value", ">f8")])  # j<u4> G<f8>
+_GET1_FLOAT = np.dtype([("op", "u1"), ("index", "u1"), ("g", "u1"), ("value", ">f8")])  # h<u1> G<f8>
+_PUT_FIELD = {114: ("index", "<u4"), 113: ("index", "u1")}  # after a new key: r<u4> LONG_BINPUT, q<u1> BINPUT
 _RUN_MIN = 8  # shorter runs go opcode by opcode
 _RUN_MAX = 1000  # pickle batches SETITEMS by 1,000 items
 
@@ -61,14 +63,15 @@ def _run(buf: bytes, pos: int, dtype: np.dtype, op: int) -> np.ndarray:
     return records[: int(bad.argmax())] if bad.any() else records
 
 
-def _new_key_run(buf: bytes, pos: int, n: int) -> tuple[list[str], list[int], list[float]] | None:
-    """Keys, memo indices and values of a run of ``X<n><key> r<u4> G<f8>`` (ASCII keys of ``n`` bytes) from ``pos``."""
+def _new_key_run(buf: bytes, pos: int, n: int, put: int) -> tuple[list[str], list[int], list[float]] | None:
+    """Keys, memo indices and values of a run of ``X<n><key> r<u4> G<f8>`` (or ``q<u1>`` for ``put`` 113;
+    ASCII keys of ``n`` bytes) from ``pos``."""
     dtype = np.dtype(
-        [("op", "u1"), ("n", "<u4"), ("key", f"S{n}"), ("r", "u1"), ("index", "<u4"), ("g", "u1"), ("value", ">f8")]
+        [("op", "u1"), ("n", "<u4"), ("key", f"S{n}"), ("r", "u1"), _PUT_FIELD[put], ("g", "u1"), ("value", ">f8")]
     )
     count = min((len(buf) - pos) // dtype.itemsize, _RUN_MAX)
     records = np.frombuffer(buf, dtype=dtype, count=count, offset=pos)
-    bad = (records["op"] != 88) | (records["n"] != n) | (records["r"] != 114) | (records["g"] != 71)
+    bad = (records["op"] != 88) | (records["n"] != n) | (records["r"] != put) | (records["g"] != 71)
     if bad.any():
         records = records[: int(bad.argmax())]
     if len(records) < _RUN_MIN:
@@ -212,12 +215,13 @@ class StreamingUnpickler:
                 push(f8(buf, pos + 1)[0])
                 pos += 9
             elif op == 106 or op == 104:  # j LONG_BINGET, h BINGET
-                if op == 106 and buf[pos + 5] == 71 and len(buf) - pos > _RUN_MIN * 14:  # {read-back key: float}?
-                    records = _run(buf, pos, _GET_FLOAT, 106)
+                width = 5 if op == 106 else 2
+                if buf[pos + width] == 71 and len(buf) - pos > _RUN_MIN * 14:  # {read-back key: float}?
+                    records = _run(buf, pos, _GET_FLOAT if op == 106 else _GET1_FLOAT, op)
                     keys = list(map(memo_new.get, records["index"].tolist()))
                     if len(records) >= _RUN_MIN and None not in keys:  # (None is never memoized)
                         stack.extend(_interleave(keys, records["value"].tolist()))
-                        pos += len(records) * 14
+                        pos += len(records) * (width + 9)
                         continue
                 if op == 106:
                     index = u4(buf, pos + 1)[0]
@@ -274,29 +278,31 @@ class StreamingUnpickler:
                         raise pickle.UnpicklingError(f"pickle data was truncated after {self.bytes_read} bytes")
                 text = str(buf[start : start + n], "utf-8", "surrogatepass")
                 pos = start + n
-                if op == 88 and pos + 14 <= len(buf) and buf[pos] == 114 and buf[pos + 5] == 71:  # {new key: float}
+                put = buf[pos] if op == 88 and pos + 14 <= len(buf) else 0
+                if (put == 114 and buf[pos + 5] == 71) or (put == 113 and buf[pos + 2] == 71):  # {new key: float}
+                    step = 5 if put == 114 else 2  # the PUT opcode and its index
                     while True:  # X r G: this one, then runs of keys of one length at once
-                        memo_new[u4(buf, pos + 1)[0]] = text
+                        memo_new[u4(buf, pos + 1)[0] if put == 114 else buf[pos + 1]] = text
                         writes += 1
                         push(text)
-                        push(f8(buf, pos + 6)[0])
-                        pos += 14
+                        push(f8(buf, pos + step + 1)[0])
+                        pos += step + 9
                         if buf[pos] != 88 or pos + 64 > len(buf):
                             break
                         n = u4(buf, pos + 1)[0]
-                        run = _new_key_run(buf, pos, n) if n < 64 else None
+                        run = _new_key_run(buf, pos, n, put) if n < 64 else None
                         if run is not None:
                             texts, indexes, values = run
                             memo_new.update(zip(indexes, texts, strict=True))
                             writes += len(texts)
                             stack.extend(_interleave(texts, values))
-                            pos += len(texts) * (n + 19)
+                            pos += len(texts) * (n + step + 14)
                             if buf[pos] != 88 or pos + 64 > len(buf):
                                 break
                             n = u4(buf, pos + 1)[0]
                         start = pos + 5
                         stop = start + n
-                        if stop + 14 > len(buf) or buf[stop] != 114 or buf[stop + 5] != 71:
+                        if stop + 14 > len(buf) or buf[stop] != put or buf[stop + step] != 71:
                             break
                         text = str(buf[start:stop], "utf-8", "surrogatepass")
                         pos = stop
