@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import json
 import os
 import sqlite3
@@ -696,3 +697,19 @@ def test_official_checksums_are_recognised() -> None:
     )
     assert official_name("3d64db8180fb1b0207212f9032205064312b6907a3bbc81eabea10db2f5c7e9c") == "nasbench_full.tfrecord"
     assert official_name("0" * 64) is None
+
+
+def test_cell_recurring_after_the_cache_is_cleared_is_not_added_twice(tmp_path: Path) -> None:
+    """Repeat-major order: each cell's second run comes 4,500 new cells later, past the builder's 4,096-cell
+    cache but before its 5,000-run batch was written; the cell must be found, not inserted again."""
+    cells = [(S.module_hash(S.cell_from_flat(a, o)), a, o) for a, o in itertools.islice(F.nb101_cells(), 4500)]
+
+    def records():
+        for repeat in range(2):
+            for module_hash, adjacency, ops in cells:
+                metrics = F.fixture_metrics(F.fixture_run(0, 108, repeat), 108)
+                yield NB101Record(module_hash, 108, adjacency, ops, metrics)
+
+    source = F.write_nb101_tfrecord(tmp_path / "repeat-major.tfrecord", records())
+    summary = convert_records(source, tmp_path / "store.sqlite", progress=False)
+    assert (summary.records, summary.cells) == (9000, 4500)

@@ -104,6 +104,7 @@ class StoreBuilder:
 
     def _remember(self, module_hash: str, entry: tuple[int, str, str]) -> None:
         if len(self._recent) >= self.cache_size:
+            self.flush()  # a cell leaves the cache only once the database has it (lookup falls back to it)
             self._recent.clear()
         self._recent[module_hash] = entry
 

@@ -97,6 +97,8 @@ def make_resolver(trust_pickle: bool) -> Callable[[str, str], Any]:
         key = (module, name)
         if key in _TORCH_STUBS:
             return _TORCH_STUBS[key]
+        if module == "torch" and name.endswith("Storage"):  # a storage type named by a tensor's persistent id
+            return TensorStub
         if key in _PLAIN:
             return _PLAIN[key]
         if key in SAFE_GLOBALS:  # numpy scalars and dtypes: they only build values from bytes

@@ -158,8 +158,11 @@ class StreamingUnpickler:
 
     def _want(self, n: int) -> None:
         """Read on until ``n`` bytes from ``self._pos`` are buffered or the stream ends (no error)."""
-        while len(self._buf) - self._pos < n and not self._eof:
+        self._eof = False
+        while len(self._buf) - self._pos < n:
             self._top_up()
+            if self._eof:
+                return
 
     def _line(self) -> bytes:
         while True:
@@ -203,12 +206,12 @@ class StreamingUnpickler:
         buf, pos = self._buf, self._pos
         end = -1  # every fixed-size opcode fits in 16 bytes: the loop reads on when fewer are left
         while True:
-            if pos > end:  # fewer than 16 bytes left in the buffer: read on
+            if pos > end:  # fewer than 16 bytes left in the buffer: read on (reads may come back short)
                 self._buf, self._pos = buf, pos
-                self._top_up()
-                buf, pos = self._buf, 0
+                self._want(16)
+                buf, pos = self._buf, self._pos
                 end = len(buf) - (1 if self._eof else 16)
-                if not buf:
+                if pos >= len(buf):
                     raise pickle.UnpicklingError(f"pickle data was truncated after {self.bytes_read} bytes")
             op = buf[pos]
             if op == 71:  # G BINFLOAT
@@ -259,7 +262,7 @@ class StreamingUnpickler:
                 writes += 1
                 if writes >= rotate_at:
                     memo_old, memo_new = memo_new, {}
-                    rotate_at += self._generation
+                    rotate_at = writes + self._generation
             elif op == 88 or op == 140:  # X BINUNICODE, \x8c SHORT_BINUNICODE
                 if op == 88:
                     n = u4(buf, pos + 1)[0]
@@ -287,7 +290,7 @@ class StreamingUnpickler:
                         push(text)
                         push(f8(buf, pos + step + 1)[0])
                         pos += step + 9
-                        if buf[pos] != 88 or pos + 64 > len(buf):
+                        if pos + 64 > len(buf) or buf[pos] != 88:
                             break
                         n = u4(buf, pos + 1)[0]
                         run = _new_key_run(buf, pos, n, put) if n < 64 else None
@@ -297,7 +300,7 @@ class StreamingUnpickler:
                             writes += len(texts)
                             stack.extend(_interleave(texts, values))
                             pos += len(texts) * (n + step + 14)
-                            if buf[pos] != 88 or pos + 64 > len(buf):
+                            if pos + 64 > len(buf) or buf[pos] != 88:
                                 break
                             n = u4(buf, pos + 1)[0]
                         start = pos + 5
@@ -308,7 +311,7 @@ class StreamingUnpickler:
                         pos = stop
                     if writes >= rotate_at:
                         memo_old, memo_new = memo_new, {}
-                        rotate_at += self._generation
+                        rotate_at = writes + self._generation
                     continue
                 push(text)
             elif op == 40:  # ( MARK
@@ -383,7 +386,7 @@ class StreamingUnpickler:
                     self._rare(op, stack, marks)
                 if writes != writes_before and writes >= rotate_at:
                     memo_old, memo_new = memo_new, {}
-                    rotate_at += self._generation
+                    rotate_at = writes + self._generation
                 buf, pos = self._buf, self._pos
                 end = len(buf) - 16
 

@@ -2,8 +2,9 @@
 
 The official files are multi-GB (``NAS-Bench-201-v1_1-096897.pth``: 4.7 GB; ``v1_0-e61699``: 2.1 GB);
 these stand-ins have the same layout and every curve at every epoch (records of
-:func:`tests.helpers.nb201_fixtures.arch_results_state` with ``curve_every=1``, about 280 kB per
-architecture as in the originals), and known metrics (:func:`~tests.helpers.nb201_fixtures.fixture_accuracy`).
+:func:`tests.helpers.nb201_fixtures.arch_results_state` with ``curve_every=1`` and the trials of
+:data:`FULL_SIZE_SEEDS`, about 300 kB per architecture as in the originals), and known metrics
+(:func:`~tests.helpers.nb201_fixtures.fixture_accuracy`).
 They are written as a stream, one architecture at a time, so writing one never holds the file in
 memory: the outer dicts are written opcode by opcode and each architecture's record is pickled on its
 own (its memo numbering starts again at 0 for each record, which ``pickle`` and ``torch.load`` read
@@ -36,17 +37,23 @@ from typing import Any, BinaryIO
 
 from nas_harness.spaces import nb201 as nb201_space
 from tests.helpers import nb201_fixtures as F
+from tests.helpers.nb101_fixtures import synthetic_cache_dir  # one cache folder for every synthetic file
 
 KINDS = ("nb201-v1_0", "nb201-v1_1", "nb201-v1_1-zip", "nats-tss")
 TORCH_MAGIC = 0x1950A86A20F9469CFC6C  # torch.serialization.MAGIC_NUMBER
 TORCH_PROTOCOL_VERSION = 1001
 _SETITEMS_BATCH = 1000  # as pickle batches dict items
-
-
-def synthetic_cache_dir() -> Path:
-    """Where synthetic full-size files are kept: ``$NAS_HARNESS_SYNTHETIC_CACHE`` or ~/.cache/nas-harness/synthetic."""
-    given = os.environ.get("NAS_HARNESS_SYNTHETIC_CACHE")
-    return Path(given) if given else Path.home() / ".cache" / "nas-harness" / "synthetic"
+#: trials per data set: 10 at 200 epochs per architecture (the v1.1 file has one to three per data set),
+#: which puts the v1.1 layout at 5.0 GB (the official file: 4.7 GB)
+FULL_SIZE_SEEDS: dict[str, dict[str, tuple[int, ...]]] = {
+    "200": {
+        "cifar10-valid": (777, 888, 999),
+        "cifar10": (777, 888, 999),
+        "cifar100": (777, 888),
+        "ImageNet16-120": (777, 888),
+    },
+    "12": F.SEEDS["12"],
+}
 
 
 def _body(obj: Any, protocol: int, *, memo: bool = True) -> bytes:
@@ -98,14 +105,14 @@ def _write_file_dict(
 def _nb201_records(n_archs: int, version: str) -> Iterable[tuple[int, dict]]:
     less_datasets = ("cifar10-valid",) if version == "v1_0" else F.DATASETS
     for index in range(n_archs):
-        less = F.arch_results_state("nas_201_api", index, "12", datasets=less_datasets)
-        full = F.arch_results_state("nas_201_api", index, "200")
+        less = F.arch_results_state("nas_201_api", index, "12", datasets=less_datasets, seeds=FULL_SIZE_SEEDS)
+        full = F.arch_results_state("nas_201_api", index, "200", seeds=FULL_SIZE_SEEDS)
         yield index, {"less": less, "full": full}
 
 
 def _nats_records(n_archs: int) -> Iterable[tuple[int, dict]]:
     for index in range(n_archs):
-        yield index, {hp: F.arch_results_state("nats_bench", index, hp) for hp in ("12", "200")}
+        yield index, {hp: F.arch_results_state("nats_bench", index, hp, seeds=FULL_SIZE_SEEDS) for hp in ("12", "200")}
 
 
 def _meta_archs() -> list[str]:
@@ -157,7 +164,7 @@ def full_size_file(kind: str, n_archs: int = nb201_space.NUM_ARCHS, cache: Path 
     """The cached synthetic ``kind`` file of ``n_archs`` architectures, built first when missing."""
     if kind not in _WRITERS:
         raise ValueError(f"unknown kind {kind!r}; accepted: {', '.join(KINDS)}")
-    folder = cache or synthetic_cache_dir()
+    folder = synthetic_cache_dir(cache)
     folder.mkdir(parents=True, exist_ok=True)
     name = _WRITERS[kind][0]
     if n_archs != nb201_space.NUM_ARCHS:

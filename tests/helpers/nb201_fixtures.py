@@ -171,10 +171,11 @@ def arch_results_state(
     datasets: Sequence[str] = DATASETS,
     curve_every: int = 1,
     with_times: bool = True,
+    seeds: dict[str, dict[str, tuple[int, ...]]] = SEEDS,
 ) -> dict[str, Any]:
     """``ArchResults.state_dict()`` of one architecture and schedule, built with ``package``'s classes.
 
-    ``package`` is ``"nas_201_api"`` or ``"nats_bench"``.
+    ``package`` is ``"nas_201_api"`` or ``"nats_bench"``; ``seeds``: schedule -> data set -> trial seeds.
     """
     if package == "nas_201_api":
         from nas_201_api.api_utils import ArchResults, ResultsCount
@@ -185,7 +186,7 @@ def arch_results_state(
     arch_str = nb201_space.to_str(nb201_space.index_to_arch(index))
     results = ArchResults(index, arch_str)
     for dataset in datasets:
-        for seed in SEEDS[str(hp)][dataset]:
+        for seed in seeds[str(hp)][dataset]:
             state = _results_count_state(
                 ResultsCount,
                 index=index,
