@@ -137,17 +137,12 @@ class StreamingUnpickler:
     # -- input ---------------------------------------------------------------------------------
     def _fill(self, n: int) -> None:
         """Make at least ``n`` bytes available from ``self._pos`` (or raise for a truncated pickle)."""
-        buf, pos = self._buf, self._pos
-        rest = buf[pos:]
-        while len(rest) < n:
-            chunk = self._read(max(CHUNK, n - len(rest)))
-            if not chunk:
-                raise pickle.UnpicklingError(
-                    f"pickle data was truncated ({self.bytes_read + len(rest)} bytes read, {n} more needed)"
-                )
-            self.bytes_read += len(chunk)
-            rest += chunk
-        self._buf, self._pos = rest, 0
+        self._want(n)
+        missing = n - (len(self._buf) - self._pos)
+        if missing > 0:
+            raise pickle.UnpicklingError(
+                f"pickle data was truncated ({self.bytes_read} bytes read, {missing} more needed)"
+            )
 
     def _top_up(self) -> None:
         """Append one chunk of the stream (none at its end: then ``_eof``) to the unread bytes."""
