@@ -64,7 +64,14 @@ from typing import Any
 import numpy as np
 
 from nas_harness.api import Arch, ArchitectureError, Benchmark, BenchmarkError
-from nas_harness.benchmarks.nb201_stream import METRICS_KEY, DatasetMetrics, read_single_file, results_metrics
+from nas_harness.benchmarks.nb201_stream import (
+    METRICS_KEY,
+    DatasetMetrics,
+    check_file_dict,
+    check_record,
+    read_single_file,
+    results_metrics,
+)
 from nas_harness.benchmarks.pickle_stream import MemoMissError
 from nas_harness.benchmarks.pickles import ForbiddenGlobal, UntrustedPickleError, load_bz2_pickle, load_torch_file
 from nas_harness.spaces import nb201 as nb201_space
@@ -104,7 +111,6 @@ FORMATS: dict[str, str] = {
 }
 _ARCH_FILE = re.compile(r"^(\d+)\.pickle\.pbz2$")
 _META_FILE = "meta.pickle.pbz2"
-_FILE_KEYS = ("meta_archs", "arch2infos", "evaluated_indexes")
 
 
 def _expected(fmt: str | None = None) -> str:
@@ -229,7 +235,7 @@ class NB201Results:
         to_official = _official_indexes(meta_archs, path)
         for file_index in sorted(infos):
             record = infos.pop(file_index)
-            _check_record(record, file_index, path, fmt)
+            check_record(record, file_index, path, _expected(fmt))
             official = _map_index(to_official, file_index, path)
             for hp, state in record.items():
                 row = _HP_ROW.get(str(hp))
@@ -362,28 +368,9 @@ def _map_index(to_official: np.ndarray, file_index: Any, path: Path) -> int:
 
 def _check_file_dict(raw: Any, path: Path, fmt: str) -> dict:
     """``raw`` is the dict an official single file holds, every record a dict of schedule -> dict."""
-    if not isinstance(raw, dict) or any(k not in raw for k in _FILE_KEYS):
-        found = sorted(map(str, raw)) if isinstance(raw, dict) else type(raw).__name__
-        raise BenchmarkError(f"{path}: holds {found}, not the NAS-Bench-201 dict; {_expected(fmt)}")
-    infos = raw["arch2infos"]
-    if not isinstance(infos, dict):
-        raise BenchmarkError(f"{path}: arch2infos is a {type(infos).__name__}, not a dict; {_expected(fmt)}")
-    for file_index, record in infos.items():
-        _check_record(record, file_index, path, fmt)
+    for file_index, record in check_file_dict(raw, path, _expected(fmt))["arch2infos"].items():
+        check_record(record, file_index, path, _expected(fmt))
     return raw
-
-
-def _check_record(record: Any, file_index: Any, where: Path, fmt: str) -> None:
-    """One architecture's ``{schedule: ArchResults state dict}``; anything else never reaches an official class."""
-    problem = None
-    if not isinstance(record, dict):
-        problem = f"a {type(record).__name__}, not a dict of schedule -> record"
-    else:
-        bad = next((hp for hp, state in record.items() if not isinstance(state, dict)), None)
-        if bad is not None:
-            problem = f"schedule {bad!r} holds a {type(record[bad]).__name__}, not a record (a dict)"
-    if problem is not None:
-        raise BenchmarkError(f"{where}: the record of architecture {file_index!r} is {problem}; {_expected(fmt)}")
 
 
 def _open_nb201_pth(path: Path, trust_pickle: bool) -> Any:
@@ -466,7 +453,7 @@ class _LazyDirReader:
             + FORMATS["nats-dir"]
         )
         record = load_bz2_pickle(where, trust_pickle=self.trust_pickle, expected=expected)
-        _check_record(record, file_index, where, "nats-dir")
+        check_record(record, file_index, where, _expected("nats-dir"))
         try:
             return {hp: ArchResults.create_from_state_dict(state) for hp, state in record.items()}
         except Exception as exc:

@@ -245,6 +245,33 @@ def _open_stream(path: Path, fmt: str, expected: str) -> tuple[Any, bool]:
     return open(path, "rb"), True
 
 
+FILE_KEYS = ("meta_archs", "arch2infos", "evaluated_indexes")
+
+
+def check_file_dict(raw: Any, path: Path, expected: str) -> dict:
+    """``raw`` is the dict an official single file holds: :data:`FILE_KEYS`, ``arch2infos`` a dict."""
+    if not isinstance(raw, dict) or any(k not in raw for k in FILE_KEYS):
+        found = sorted(map(str, raw)) if isinstance(raw, dict) else type(raw).__name__
+        raise BenchmarkError(f"{path}: holds {found}, not the NAS-Bench-201 dict; {expected}")
+    infos = raw["arch2infos"]
+    if not isinstance(infos, dict):
+        raise BenchmarkError(f"{path}: arch2infos is a {type(infos).__name__}, not a dict; {expected}")
+    return raw
+
+
+def check_record(record: Any, file_index: Any, where: Path, expected: str) -> None:
+    """One architecture's ``{schedule: ArchResults state dict}``; anything else never reaches an official class."""
+    problem = None
+    if not isinstance(record, dict):
+        problem = f"a {type(record).__name__}, not a dict of schedule -> record"
+    else:
+        bad = next((hp for hp, state in record.items() if not isinstance(state, dict)), None)
+        if bad is not None:
+            problem = f"schedule {bad!r} holds a {type(record[bad]).__name__}, not a record (a dict)"
+    if problem is not None:
+        raise BenchmarkError(f"{where}: the record of architecture {file_index!r} is {problem}; {expected}")
+
+
 def read_single_file(
     path: str | Path,
     fmt: str,
@@ -281,12 +308,7 @@ def read_single_file(
             unpickler.load()
             unpickler.load()
             raw = unpickler.load()
-    if not isinstance(raw, dict) or any(k not in raw for k in ("meta_archs", "arch2infos", "evaluated_indexes")):
-        found = sorted(map(str, raw)) if isinstance(raw, dict) else type(raw).__name__
-        raise BenchmarkError(f"{path}: holds {found}, not the NAS-Bench-201 dict; {expected}")
-    infos = raw["arch2infos"]
-    if not isinstance(infos, dict):
-        raise BenchmarkError(f"{path}: arch2infos is a {type(infos).__name__}, not a dict; {expected}")
+    infos = check_file_dict(raw, path, expected)["arch2infos"]
     for record in infos.values():  # states the hook did not see (e.g. an OrderedDict record)
         if isinstance(record, dict):
             for state in record.values():
