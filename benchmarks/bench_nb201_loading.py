@@ -20,16 +20,21 @@ from __future__ import annotations
 
 import bz2
 import gc
+import io
 import os
+import pickle
 import subprocess
 import sys
+import time
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
 import pytest
 
 from benchmarks.child_process import measure
+from nas_harness.benchmarks.pickle_stream import StreamingUnpickler
 from nas_harness.benchmarks.table import NB201TableBenchmark
 from nas_harness.spaces import nb201 as S
 from tests.helpers import full_size as FS
@@ -200,3 +205,55 @@ def test_full_size_single_file(benchmark, kind: str, tmp_path: Path) -> None:
         figures["stream_MB_per_s (decompressed)"] = raw / MB / streamed["load_s"]
     benchmark.extra_info.update(figures)
     _report(f"full-size synthetic {kind}: streaming reader and conversion", figures)
+
+
+def _layout_pickles(n_archs: int) -> dict[str, bytes]:
+    """The records of ``n_archs`` architectures as each official layout pickles them (no file around them)."""
+    nb201 = [{hp: F.arch_results_state("nas_201_api", i, hp, seeds=FS.FULL_SIZE_SEEDS) for hp in ("12", "200")}
+             for i in range(n_archs)]  # fmt: skip
+    nats = [{hp: F.arch_results_state("nats_bench", i, hp, seeds=FS.FULL_SIZE_SEEDS) for hp in ("12", "200")}
+            for i in range(n_archs)]  # fmt: skip
+    fast = io.BytesIO()
+    pickler = pickle.Pickler(fast, protocol=4)
+    pickler.fast = True  # no memo: as the synthetic NATS file's records are written
+    pickler.dump(nats)
+    return {
+        "nb201 .pth (protocol 2)": pickle.dumps(nb201, protocol=2),
+        "NATS (protocol 4, memo: nats_bench's pickle_save)": pickle.dumps(nats, protocol=4),
+        "NATS (protocol 4, no memo: the synthetic file)": fast.getvalue(),
+    }
+
+
+def test_decode_rate_by_layout(benchmark) -> None:
+    """The streaming reader's decode rate on each layout's pickle in memory, as a ratio to the C unpickler's
+    in the same run (no file reading, no bz2), plus what bz2 decompression alone costs the NATS file.
+
+    Run (about a minute)::
+
+        pytest benchmarks/bench_nb201_loading.py -k decode_rate -s -p no:cacheprovider
+    """
+    figures: dict[str, object] = {}
+    for layout, data in _layout_pickles(60).items():
+        streamed = min(_seconds(lambda d=data: StreamingUnpickler(io.BytesIO(d).read, resolve=_refuse).load())
+                       for _ in range(3))  # fmt: skip
+        c_unpickler = min(_seconds(lambda d=data: pickle.loads(d)) for _ in range(3))
+        figures[f"{layout}: MB"] = len(data) / MB
+        figures[f"{layout}: stream MB/s"] = len(data) / MB / streamed
+        figures[f"{layout}: C unpickler / stream"] = streamed / c_unpickler
+        if layout.startswith("NATS (protocol 4, memo"):
+            packed = bz2.compress(data, 9)
+            unpacking = min(_seconds(lambda p=packed: bz2.decompress(p)) for _ in range(3))
+            figures["NATS bz2 decompression MB/s (of pickle)"] = len(data) / MB / unpacking
+    benchmark.pedantic(lambda: None, rounds=1, iterations=1)  # figures are the best of three above
+    benchmark.extra_info.update(figures)
+    _report("decode rate by layout (best of 3, one thread)", figures)
+
+
+def _seconds(step: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    step()
+    return time.perf_counter() - start
+
+
+def _refuse(module: str, name: str) -> object:
+    raise pickle.UnpicklingError(f"{module}.{name}: the records hold no globals")

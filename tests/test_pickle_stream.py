@@ -416,6 +416,47 @@ def test_any_chunk_boundary_gives_the_same_object(monkeypatch: pytest.MonkeyPatc
     assert not failed, f"{len(failed)} chunk sizes fail: {failed[:3]}"
 
 
+def _dumps_without_memo(obj: Any, protocol: int) -> bytes:
+    """As a pickler in fast mode writes it: no PUT/MEMOIZE at all (the synthetic NATS-Bench file's records)."""
+    out = io.BytesIO()
+    pickler = pickle.Pickler(out, protocol=protocol)
+    pickler.fast = True
+    pickler.dump(obj)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("memo", [True, False], ids=["memoize", "fast-pickler"])
+def test_protocol_4_short_key_runs_take_the_numpy_path(memo: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    # NATS-Bench's curves: {"ori-test@0": acc, ...} as \x8c<n><key> [\x94] G<f8>; runs of 10, 90 and 100
+    # keys of one length, then a dict reading the first dict's keys back from the memo
+    curves = [{f"{split}@{e}": (e + i) / 7 for e in range(200)} for i, split in enumerate(("ori-test", "x-valid"))]
+    obj = [curves, [{"x": 1.5}, {"é-key": 2.5}], [{k: -1.0 for k in curves[0]}]]
+    data = pickle.dumps(obj, protocol=4) if memo else _dumps_without_memo(obj, 4)
+    taken: list[int] = []
+    real_run = pickle_stream._short_key_run
+
+    def spy(*args: Any) -> Any:
+        run = real_run(*args)
+        taken.append(0 if run is None else len(run[0]))
+        return run
+
+    monkeypatch.setattr(pickle_stream, "_short_key_run", spy)
+    got = stream(data)
+    assert got == reference(data) == obj
+    assert sum(taken) >= 2 * 190  # every run of 8 or more keys of one length went through numpy
+    if memo:
+        assert all(a is b for a, b in zip(got[0][0], got[2][0], strict=True))  # read back from the memo
+
+
+@pytest.mark.parametrize("memo", [True, False], ids=["memoize", "fast-pickler"])
+def test_any_chunk_boundary_in_protocol_4_short_key_runs(memo: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    obj = [sample(4)["mixed_lengths"], sample(4)["nul_keys"], sample(4)["non_ascii_keys"], sample(4)["read_back"]]
+    data = pickle.dumps(obj, protocol=4) if memo else _dumps_without_memo(obj, 4)
+    for chunk in range(16, 400, 3):
+        monkeypatch.setattr(pickle_stream, "CHUNK", chunk)
+        assert stream(data) == obj, chunk
+
+
 def test_a_full_chunk_ending_at_a_key_boundary() -> None:
     # a 7 MB dict of new 16-byte keys read with full-size reads: the 4 MB boundary falls exactly after a
     # key's value for one of these paddings (found by sweeping them)

@@ -28,6 +28,7 @@ Example::
 from __future__ import annotations
 
 import codecs
+import functools
 import pickle
 from collections.abc import Callable
 from struct import Struct, error
@@ -53,6 +54,7 @@ _GET1_FLOAT = np.dtype([("op", "u1"), ("index", "u1"), ("g", "u1"), ("value", ">
 _PUT_FIELD = {114: ("index", "<u4"), 113: ("index", "u1")}  # after a new key: r<u4> LONG_BINPUT, q<u1> BINPUT
 _RUN_MIN = 8  # shorter runs go opcode by opcode
 _RUN_MAX = 1000  # pickle batches SETITEMS by 1,000 items
+_SHORT_RUN_MAX = 128  # NATS-Bench's runs of short keys are at most 100 long: fewer records to compare per call
 
 
 def _run(buf: bytes, pos: int, dtype: np.dtype, op: int) -> np.ndarray:
@@ -72,18 +74,44 @@ def _new_key_run(buf: bytes, pos: int, n: int, put: int) -> tuple[list[str], lis
     count = min((len(buf) - pos) // dtype.itemsize, _RUN_MAX)
     records = np.frombuffer(buf, dtype=dtype, count=count, offset=pos)
     bad = (records["op"] != 88) | (records["n"] != n) | (records["r"] != put) | (records["g"] != 71)
+    texts = _run_keys(records, bad, n)
+    return None if texts is None else (texts, records["index"][: len(texts)].tolist(), _run_values(records, texts))
+
+
+def _short_key_run(buf: bytes, pos: int, n: int, memoize: bool) -> tuple[list[str], list[float]] | None:
+    """Keys and values of a run of protocol 4's ``\x8c<n><key> [\x94] G<f8>`` (SHORT_BINUNICODE, MEMOIZE
+    when ``memoize``, BINFLOAT; ASCII keys of ``n`` bytes) from ``pos``: NATS-Bench's ``{"x-valid@12": acc}``."""
+    dtype = _short_key_dtype(n, memoize)
+    count = min((len(buf) - pos) // dtype.itemsize, _SHORT_RUN_MAX)
+    records = np.frombuffer(buf, dtype=dtype, count=count, offset=pos)
+    bad = (records["op"] != 140) | (records["n"] != n) | (records["g"] != 71)
+    if memoize:
+        bad |= records["m"] != 148
+    texts = _run_keys(records, bad, n)
+    return None if texts is None else (texts, _run_values(records, texts))
+
+
+@functools.cache
+def _short_key_dtype(n: int, memoize: bool) -> np.dtype:
+    fields = [("op", "u1"), ("n", "u1"), ("key", f"S{n}")] + ([("m", "u1")] if memoize else []) + [("g", "u1")]
+    return np.dtype([*fields, ("value", ">f8")])
+
+
+def _run_keys(records: np.ndarray, bad: np.ndarray, n: int) -> list[str] | None:
+    """The ASCII keys of ``records`` up to the first ``bad`` one; None for a run too short or not plain ASCII."""
     if bad.any():
         records = records[: int(bad.argmax())]
     if len(records) < _RUN_MIN:
         return None
-    keys = records["key"]
-    if (np.char.str_len(keys) != n).any():  # a key ending in NUL bytes, which numpy's bytes drop
-        return None
-    try:
-        texts = keys.astype(f"U{n}").tolist()  # ASCII only; anything else goes the slow way
+    try:  # one decode of the fixed-width fields, NUL bytes and all; anything not ASCII goes the slow way
+        text = records["key"].tobytes().decode("ascii")
     except UnicodeDecodeError:
         return None
-    return texts, records["index"].tolist(), records["value"].tolist()
+    return [text[i : i + n] for i in range(0, len(text), n)]
+
+
+def _run_values(records: np.ndarray, keys: list[str]) -> list[float]:
+    return records["value"][: len(keys)].tolist()
 
 
 def _interleave(keys: list[Any], values: list[Any]) -> list[Any]:
@@ -259,6 +287,24 @@ class StreamingUnpickler:
                     memo_old, memo_new = memo_new, {}
                     rotate_at = writes + self._generation
             elif op == 88 or op == 140:  # X BINUNICODE, \x8c SHORT_BINUNICODE
+                if op == 140 and len(buf) - pos > _RUN_MIN * 300:  # a run of {short new key: float}?
+                    after = pos + 2 + buf[pos + 1]
+                    memoize = buf[after] == 148
+                    stride = after - pos + memoize + 9
+                    last = pos + (_RUN_MIN - 1) * stride  # the run's 8th key, checked before numpy is asked
+                    if buf[after + memoize] == 71 and buf[last] == 140 and buf[last + 1] == buf[pos + 1]:
+                        run = _short_key_run(buf, pos, buf[pos + 1], memoize)
+                        if run is not None:
+                            texts, values = run
+                            if memoize:  # protocol 4 numbers memo entries by the count of writes
+                                memo_new.update(zip(range(writes, writes + len(texts)), texts, strict=True))
+                                writes += len(texts)
+                                if writes >= rotate_at:
+                                    memo_old, memo_new = memo_new, {}
+                                    rotate_at = writes + self._generation
+                            stack.extend(_interleave(texts, values))
+                            pos += len(texts) * stride
+                            continue
                 if op == 88:
                     n = u4(buf, pos + 1)[0]
                     start = pos + 5
