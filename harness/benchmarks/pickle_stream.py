@@ -68,9 +68,7 @@ def _run(buf: bytes, pos: int, dtype: np.dtype, op: int) -> np.ndarray:
 def _new_key_run(buf: bytes, pos: int, n: int, put: int) -> tuple[list[str], list[int], list[float]] | None:
     """Keys, memo indices and values of a run of ``X<n><key> r<u4> G<f8>`` (or ``q<u1>`` for ``put`` 113;
     ASCII keys of ``n`` bytes) from ``pos``."""
-    dtype = np.dtype(
-        [("op", "u1"), ("n", "<u4"), ("key", f"S{n}"), ("r", "u1"), _PUT_FIELD[put], ("g", "u1"), ("value", ">f8")]
-    )
+    dtype = _new_key_dtype(n, put)
     count = min((len(buf) - pos) // dtype.itemsize, _RUN_MAX)
     records = np.frombuffer(buf, dtype=dtype, count=count, offset=pos)
     bad = (records["op"] != 88) | (records["n"] != n) | (records["r"] != put) | (records["g"] != 71)
@@ -89,6 +87,12 @@ def _short_key_run(buf: bytes, pos: int, n: int, memoize: bool) -> tuple[list[st
         bad |= records["m"] != 148
     texts = _run_keys(records, bad, n)
     return None if texts is None else (texts, _run_values(records, texts))
+
+
+@functools.cache
+def _new_key_dtype(n: int, put: int) -> np.dtype:
+    fields = [("op", "u1"), ("n", "<u4"), ("key", f"S{n}"), ("r", "u1"), _PUT_FIELD[put], ("g", "u1")]
+    return np.dtype([*fields, ("value", ">f8")])
 
 
 @functools.cache
