@@ -311,12 +311,14 @@ def test_nightly_alarms_when_a_tau_drops_outside_the_bootstrap_intervals(tmp_pat
 def test_nightly_alarms_when_the_code_does_more_cpu_work(tmp_path, toy_installed, capsys):
     history = tmp_path / "boards" / "history.csv"
     assert nightly(capsys, write_config(tmp_path, {"work": WORK}))[0] == 0
-    slow = write_config(tmp_path, {"work": 3 * WORK})  # the proxy's own code does 3x the work
+    # the proxy's own code does 10x the work: far past the 1.5x rule even when a loaded CI machine measures the
+    # two runs unevenly (3x the work measured only 1.74x once, in a fresh-clone .ci/run)
+    slow = write_config(tmp_path, {"work": 10 * WORK})
     code, out = nightly(capsys, slow, "--baseline", f"{history}@1")
     assert code == 1
     old = read_history(history).set_index(["run", "estimator"]).loc[(1, "toy.tunable")]
     new = board(tmp_path / "boards", "nightly").loc["toy.tunable"]
-    assert new.cpu_s_per_arch > 2 * old.cpu_s_per_arch
+    assert new.cpu_s_per_arch > 1.5 * old.cpu_s_per_arch + 0.002  # the alarm rule, which the message below names
     assert (
         f"ALARM [cost] toy.tunable: CPU seconds per arch (cpu_s_per_arch) grew {old.cpu_s_per_arch:.4g} -> "
         f"{new.cpu_s_per_arch:.4g} s ({new.cpu_s_per_arch / old.cpu_s_per_arch:.2f}x; alarm past 1.5x and +0.002 s)"
