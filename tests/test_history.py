@@ -385,13 +385,13 @@ def test_nightly_raises_no_cost_alarm_when_a_neighbour_loads_the_cpu(tmp_path, t
 
     score = runner_module._score
     monkeypatch.setattr(runner_module, "_score", crowded_scoring)
-    # Four hogs on the one core slow the run's wall clock about 5x, while its CPU seconds still grow by up to
-    # ~1.6x (context switches, a cache shared with four spinning processes: 1.57x in a fresh-clone .ci/run),
-    # so the alarm ratio here is 2x: the point is that the wall-clock slowdown does not reach the alarm.
-    code, out = nightly(capsys, config, "--cost-ratio", "2.0")
+    # Four hogs on the one core slow the run's wall clock 4-8x, while its CPU seconds move by 0.85-1.6x (context
+    # switches, a cache shared with four spinning processes: 1.57x in a fresh-clone .ci/run), so the alarm
+    # ratio here is 2.5x: the point is that a wall-clock slowdown past that ratio does not reach the alarm.
+    code, out = nightly(capsys, config, "--cost-ratio", "2.5")
     frame = read_history(tmp_path / "boards" / "history.csv").set_index(["run", "estimator"])
     old, new = frame.loc[(1, "toy.tunable")], frame.loc[(2, "toy.tunable")]
-    assert new.s_per_arch > 1.5 * old.s_per_arch + 0.002, "the hogs did not slow the run: the test proves nothing"
+    assert new.s_per_arch > 2.5 * old.s_per_arch + 0.002, "the hogs did not slow the run: the test proves nothing"
     assert code == 0 and "no regression" in out, out
 
 
